@@ -30,6 +30,7 @@ pub use message::{
 /// Deserialises a value that the platform sends either as a JSON string or as a
 /// number (`expires_in`, `bot_appid`, timestamps) into a `String`.
 pub(crate) mod string_or_number {
+    #![allow(missing_docs)]
     use serde::{Deserialize, Deserializer};
 
     #[derive(Deserialize)]
