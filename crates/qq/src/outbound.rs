@@ -51,6 +51,24 @@ impl ReplyTarget {
         Self::new(Scene::Dm, guild_id, Anchor::Message(msg_id.into()))
     }
 
+    /// The passive-reply target of an inbound message event: the sender's
+    /// chat (private, group, channel or DM) and the message itself as the
+    /// anchor. `None` for events that are not messages.
+    pub fn for_message(event: &crate::model::Event) -> Option<Self> {
+        use crate::model::Event;
+        Some(match event {
+            Event::C2cMessageCreate(m) => Self::c2c(&m.author.user_openid, &m.id),
+            Event::GroupAtMessageCreate(m) | Event::GroupMessageCreate(m) => {
+                Self::group(&m.group_openid, &m.id)
+            }
+            Event::AtMessageCreate(m) | Event::MessageCreate(m) => {
+                Self::channel(&m.channel_id, &m.id)
+            }
+            Event::DirectMessageCreate(m) => Self::dm(&m.guild_id, &m.id),
+            _ => return None,
+        })
+    }
+
     /// A reply to an event (FRIEND_ADD, GROUP_ADD_ROBOT, INTERACTION_CREATE, …)
     /// by its envelope id.
     pub fn event(scene: Scene, target_id: impl Into<String>, event_id: impl Into<String>) -> Self {

@@ -288,7 +288,11 @@ impl Runner {
                 _ = self.config.identify_queue.acquire() => {}
             }
         }
+        // Small starting buffers: a gateway mostly carries heartbeats and short
+        // messages, and the buffers grow for the rare large frame.
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(8 << 10)
+            .write_buffer_size(0)
             .max_message_size(Some(self.config.max_frame_bytes))
             .max_frame_size(Some(self.config.max_frame_bytes));
         let connect = tokio_tungstenite::connect_async_with_config(

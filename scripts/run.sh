@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs Pincer as far as it is built today: the QQ connector as an echo bot,
+# against the built-in QQ simulator (type as a QQ user), or against the real
+# QQ platform when PINCER_QQ_APP_ID and PINCER_SECRET_QQ_APP_SECRET are set.
+# Installs the system packages it needs on Debian/Ubuntu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for p in build-essential pkg-config ca-certificates; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing ${need_pkgs[*]} …"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "Pincer is built with Rust (1.85 or newer). Install it from https://rustup.rs, then run this again." >&2
+  echo "Pincer 使用 Rust 构建（1.85 或更新）。请先从 https://rustup.rs 安装，然后重新运行。" >&2
+  exit 1
+fi
+exec cargo run --locked --release -q -p pincer-qq --example echo_bot -- "$@"
