@@ -131,4 +131,5 @@ async fn main() {
     }
     println!("process rss at the end: {:.1} MiB", rss_bytes() as f64 / (1 << 20) as f64);
     let _ = child.kill();
+    let _ = child.wait();
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pincer_qq::gateway::{Shard, ShardConfig};
+use pincer_qq::gateway::{IdentifyQueue, Shard, ShardConfig};
 use pincer_qq::model::{Event, Intents};
 use pincer_qq::token::{Credentials, Secret, TokenManager};
 use pincer_sim::qq::{QqSim, QqSimConfig, SimApp};
@@ -75,6 +75,8 @@ async fn malformed_frames_are_counted_and_skipped_and_a_bad_hello_reconnects() {
 
     let mut config = ShardConfig::new(url, Intents::GROUP_AND_C2C_EVENT);
     config.backoff.steps = vec![Duration::from_millis(10)];
+    // The failed first connection took an identify slot; don't wait 5 s for the next.
+    config.identify_queue = IdentifyQueue::with_period(1, Duration::from_millis(50));
     let mut shard = Shard::spawn(config, tokens);
     let wait = Duration::from_secs(10);
     let ready = tokio::time::timeout(wait, shard.next_event()).await.unwrap().unwrap();

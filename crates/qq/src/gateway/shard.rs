@@ -288,6 +288,26 @@ impl Runner {
                 _ = self.config.identify_queue.acquire() => {}
             }
         }
+        // The token comes first: a socket that waits for it would have to heartbeat.
+        let token = tokio::select! {
+            _ = self.cancel.cancelled() => return Next::Stop,
+            token = self.tokens.token() => token,
+        };
+        let token = match token {
+            Ok(token) => token,
+            Err(e) if e.is_transient() => {
+                self.record_close(None, e.to_string());
+                return Next::Reconnect(self.failure_delay());
+            }
+            Err(e) => {
+                return Next::Fatal(FatalReason {
+                    close_code: None,
+                    zh: e.explain_zh(),
+                    en: e.to_string(),
+                })
+            }
+        };
+
         // Small starting buffers: a gateway mostly carries heartbeats and short
         // messages, and the buffers grow for the rare large frame.
         let ws_config = WebSocketConfig::default()
@@ -322,21 +342,6 @@ impl Runner {
             Err(end) => return self.after(end, None, Instant::now(), false),
         };
         self.health.send_modify(|h| h.heartbeat_interval = Some(interval));
-
-        let token = match self.tokens.token().await {
-            Ok(token) => token,
-            Err(e) if e.is_transient() => {
-                self.record_close(None, e.to_string());
-                return Next::Reconnect(self.failure_delay());
-            }
-            Err(e) => {
-                return Next::Fatal(FatalReason {
-                    close_code: None,
-                    zh: e.explain_zh(),
-                    en: e.to_string(),
-                })
-            }
-        };
 
         let hello_frame = if let Some(session) = &self.session {
             self.set_state(ShardState::Resuming);
