@@ -19,8 +19,10 @@ use super::{Direction, Injected, RecordedFrame, RecordedRest, RecordedSend, Scen
 
 /// Capacity of a socket's writer channel. Dispatches are pushed with
 /// `try_send` under the state lock; a client too slow to drain this many
-/// frames has its socket aborted (its session stays resumable).
-pub(crate) const WRITER_CHANNEL: usize = 8192;
+/// frames has its socket aborted (its session stays resumable). Large, because
+/// a resume replays the whole outage at once and a client reading at full
+/// speed must not be dropped for it; tokio allocates the queue lazily.
+pub(crate) const WRITER_CHANNEL: usize = 1 << 20;
 
 /// What a socket's writer task is asked to do.
 #[derive(Debug)]
