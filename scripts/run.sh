@@ -6,16 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=()
-for p in build-essential pkg-config ca-certificates; do
-  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
-done
-if [ ${#need_pkgs[@]} -gt 0 ] && command -v apt-get >/dev/null; then
-  echo "Installing ${need_pkgs[*]} …"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
-fi
+bash scripts/deps.sh
 if ! command -v cargo >/dev/null; then
   echo "Pincer is built with Rust (1.85 or newer). Install it from https://rustup.rs, then run this again." >&2
   echo "Pincer 使用 Rust 构建（1.85 或更新）。请先从 https://rustup.rs 安装，然后重新运行。" >&2

@@ -356,7 +356,7 @@ async fn a_restarted_process_resumes_the_saved_session() {
     let first = sim.inject_c2c_message(APP, "U", "one").msg_id.unwrap();
     assert_eq!(message_ids(&[next(&mut shard).await]), vec![first]);
     let saved: Session = shard.shutdown().await.expect("a session to save");
-    assert_eq!(saved.sequence, 2);
+    assert_eq!(saved.sequence, 2, "shutdown after handling: the last dispatch counts as handled");
     // The session survives a trip through JSON (what the runtime writes to disk).
     let saved: Session = serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap();
 
@@ -449,4 +449,26 @@ async fn a_slow_consumer_never_stops_the_heartbeat() {
     assert!(h.heartbeat_rtts.len() >= 8, "{h:#?}");
     let events = collect_for(&mut shard, BEAT * 2).await;
     assert_each_once(&message_ids(&events), &ids);
+}
+
+#[tokio::test]
+async fn a_dispatch_in_hand_when_the_process_dies_comes_again_on_resume() {
+    let sim = sim().await;
+    let mut shard = spawn(&sim);
+    ready(&mut shard).await;
+    let first = sim.inject_c2c_message(APP, "U", "handled").msg_id.unwrap();
+    let second = sim.inject_c2c_message(APP, "U", "in hand").msg_id.unwrap();
+    assert_eq!(message_ids(&[next(&mut shard).await]), vec![first]);
+    assert_eq!(message_ids(&[next(&mut shard).await]), vec![second.clone()]);
+    // What a runtime saving once a second would have on disk when killed now:
+    // the first message is handled, the second is not.
+    let saved = shard.handle().session().unwrap();
+    assert_eq!(saved.sequence, 2, "READY=1, first=2; the second (3) is in hand");
+    drop(shard); // killed: no shutdown
+
+    let mut config = config(&sim);
+    config.session = Some(saved);
+    let mut shard = Shard::spawn(config, tokens(&sim));
+    let events = collect_for(&mut shard, BEAT * 2).await;
+    assert_each_once(&message_ids(&events), &[second]);
 }

@@ -3,9 +3,16 @@
 //! - [`qq`]: an in-process (or stand-alone, see the `pincer-sim` binary) QQ Open
 //!   Platform server: token endpoint, REST API, WebSocket gateway, QR binding
 //!   and a fault-injection / observation API, following `qq-bot-protocol.md`.
+//! - [`provider`]: a model-provider server speaking the OpenAI-compatible and
+//!   Anthropic chat shapes plus Ollama / LM Studio discovery, with scripted
+//!   replies and injected faults.
+//! - [`registry`]: a ClawHub skill registry (search, detail, versions, deterministic
+//!   ZIP downloads, fingerprint resolution) with moderation flags and faults.
 //!
 //! Every timer in the simulators runs on tokio's clock, so tests may use
 //! `#[tokio::test(start_paused = true)]` to drive heartbeats, rotations, resume
 //! windows, token lifetimes and reply windows without waiting.
 
+pub mod provider;
 pub mod qq;
+pub mod registry;

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! pincer-sim qq --port 8080 --app 102000001:secret [--heartbeat-ms 45000] [--rotate-secs 1800]
+//! pincer-sim provider --port 8081 [--api-key KEY] [--model NAME]...
+//! pincer-sim registry --port 8082 [--publish OWNER/SLUG@VERSION=DIR]...
 //! ```
 
 use std::net::SocketAddr;
@@ -21,6 +23,10 @@ struct Cli {
 enum Command {
     /// The QQ Open Platform: token endpoint, REST, gateway, QR binding, `/_sim/` control API.
     Qq(QqArgs),
+    /// A model provider: OpenAI-compatible and Anthropic chat, Ollama / LM Studio model lists.
+    Provider(ProviderArgs),
+    /// A ClawHub skill registry: search, detail, versions, downloads, resolve.
+    Registry(RegistryArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +49,38 @@ struct QqArgs {
     /// Accept proactive sends (no msg_id/event_id).
     #[arg(long)]
     proactive: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProviderArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to bind instead of 127.0.0.1.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Require this API key (Bearer or x-api-key).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// A model to list and accept (repeatable); others get 404 model_not_found.
+    #[arg(long = "model", value_name = "NAME")]
+    models: Vec<String>,
+}
+
+async fn run_provider(args: ProviderArgs) -> Result<(), String> {
+    let sim = pincer_sim::provider::ProviderSim::start_on(SocketAddr::new(args.host, args.port))
+        .await
+        .map_err(|e| format!("cannot listen: {e}"))?;
+    sim.set_api_key(args.api_key.as_deref());
+    sim.set_models(args.models);
+    println!(
+        "pincer-sim provider listening on {} (OpenAI base {}/v1)",
+        sim.base_url(),
+        sim.base_url()
+    );
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    sim.shutdown();
+    Ok(())
 }
 
 async fn run_qq(args: QqArgs) -> Result<(), String> {
@@ -68,6 +106,37 @@ async fn run_qq(args: QqArgs) -> Result<(), String> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct RegistryArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to bind instead of 127.0.0.1.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Publish a skill folder as OWNER/SLUG@VERSION=DIR (repeatable).
+    #[arg(long = "publish", value_name = "OWNER/SLUG@VERSION=DIR")]
+    publish: Vec<String>,
+}
+
+async fn run_registry(args: RegistryArgs) -> Result<(), String> {
+    let sim = pincer_sim::registry::RegistrySim::start_on(SocketAddr::new(args.host, args.port))
+        .await
+        .map_err(|e| format!("cannot listen: {e}"))?;
+    for p in &args.publish {
+        let bad = || format!("--publish {p}: expected OWNER/SLUG@VERSION=DIR");
+        let (spec, dir) = p.split_once('=').ok_or_else(bad)?;
+        let (owner_slug, version) = spec.split_once('@').ok_or_else(bad)?;
+        let (owner, slug) = owner_slug.split_once('/').ok_or_else(bad)?;
+        sim.publish_dir(owner, slug, version, std::path::Path::new(dir))
+            .map_err(|e| format!("--publish {p}: {e}"))?;
+    }
+    println!("pincer-sim registry listening on {}", sim.base_url());
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    sim.shutdown();
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -77,6 +146,8 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Qq(args) => run_qq(args).await,
+        Command::Provider(args) => run_provider(args).await,
+        Command::Registry(args) => run_registry(args).await,
     };
     if let Err(e) = result {
         eprintln!("pincer-sim: {e}");

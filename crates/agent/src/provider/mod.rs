@@ -64,7 +64,12 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+        Self {
+            role: Role::User,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
     }
 
     /// An assistant message.
@@ -155,13 +160,17 @@ pub struct ChatResponse {
 #[non_exhaustive]
 pub enum ProviderError {
     /// 401/403 on the key.
-    #[error("the provider rejected the API key ({detail}); check the key in Pincer's model settings")]
+    #[error(
+        "the provider rejected the API key ({detail}); check the key in Pincer's model settings"
+    )]
     BadKey {
         /// The provider's message.
         detail: String,
     },
     /// 402 or the provider's "insufficient balance" codes.
-    #[error("the provider account has no balance left ({detail}); top it up on the provider's site")]
+    #[error(
+        "the provider account has no balance left ({detail}); top it up on the provider's site"
+    )]
     NoBalance {
         /// The provider's message.
         detail: String,
@@ -230,14 +239,20 @@ impl ProviderError {
     /// The same in Chinese, for the user.
     pub fn explain_zh(&self) -> String {
         match self {
-            Self::BadKey { .. } => "模型服务拒绝了 API Key：请在 Pincer 的模型设置中检查密钥。".into(),
+            Self::BadKey { .. } => {
+                "模型服务拒绝了 API Key：请在 Pincer 的模型设置中检查密钥。".into()
+            }
             Self::NoBalance { .. } => "模型服务账户余额不足：请到服务商网站充值。".into(),
-            Self::UnknownModel { model } => format!("模型服务没有名为 `{model}` 的模型：请换一个模型。"),
+            Self::UnknownModel { model } => {
+                format!("模型服务没有名为 `{model}` 的模型：请换一个模型。")
+            }
             Self::RateLimited { .. } => "模型服务限流，稍后自动重试。".into(),
             Self::Blocked { .. } => "模型服务拒绝了来自当前地区或此内容的请求。".into(),
             Self::Timeout(d) => format!("模型服务在 {} 秒内没有响应。", d.as_secs()),
             Self::Server { status } => format!("模型服务内部错误（HTTP {status}），请稍后再试。"),
-            Self::BadRequest { status, detail } => format!("模型服务拒绝了请求（HTTP {status}：{detail}）。"),
+            Self::BadRequest { status, detail } => {
+                format!("模型服务拒绝了请求（HTTP {status}：{detail}）。")
+            }
             Self::Unreachable { url, .. } => format!("无法连接模型服务 {url}：请检查地址和网络。"),
             Self::BrokenStream(_) => "模型服务的回答中断或无法解析，稍后自动重试。".into(),
         }
@@ -247,12 +262,32 @@ impl ProviderError {
 /// A chat model endpoint. Implementations stream: `on_delta` receives text
 /// as it arrives (for typing indicators and the desktop's test chat), and
 /// the returned [`ChatResponse`] holds the whole answer.
+///
+/// `on_delta` is spelled `dyn for<'s> FnMut(&'s str)` on purpose: written as
+/// `FnMut(&str)`, `#[async_trait]` turns the elided lifetime into a method
+/// lifetime parameter, and implementations could then pass it only strings
+/// that outlive the call (never text decoded from the network). Callers are
+/// unaffected (any `|t: &str| …` closure fits); implementations write the
+/// same `for<'s>` form.
 #[async_trait::async_trait]
 pub trait ChatProvider: Send + Sync + fmt::Debug {
     /// One model turn.
     async fn chat(
         &self,
         request: &ChatRequest,
-        on_delta: &mut (dyn FnMut(&str) + Send),
+        on_delta: &mut (dyn for<'s> FnMut(&'s str) + Send),
     ) -> Result<ChatResponse, ProviderError>;
 }
+
+pub mod anthropic;
+pub mod check;
+pub mod detect;
+mod http;
+mod key;
+pub mod openai;
+pub mod presets;
+pub mod resilient;
+pub mod sse;
+
+pub use http::DEFAULT_IDLE_TIMEOUT;
+pub use key::ApiKey;

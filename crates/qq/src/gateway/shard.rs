@@ -44,10 +44,13 @@ pub struct Session {
 /// A dispatch waiting for the consumer, tagged with the session it came from.
 type Queued = (Arc<str>, Dispatch);
 
+/// The position of the consumer: the dispatch it is handling now, and the
+/// last one it finished (the one before, by the rule of [`Shard::next_event`]).
 #[derive(Debug, Default)]
 struct Consumed {
     session_id: Option<Arc<str>>,
     sequence: u64,
+    in_hand: Option<(Arc<str>, u64)>,
 }
 
 /// A cloneable handle to a running shard.
@@ -64,9 +67,10 @@ impl ShardHandle {
         self.cancel.cancel();
     }
 
-    /// The session to persist for the next start: the session of the last
-    /// dispatch handed out by [`Shard::next_event`], and its sequence number.
-    /// Resuming from it replays everything the consumer has not taken yet.
+    /// The session to persist for the next start: the last dispatch the
+    /// consumer finished, i.e. the one before the dispatch it holds now (see
+    /// [`Shard::next_event`]). Resuming from it replays the dispatch in hand
+    /// and everything after it: at-least-once, for an idempotent consumer.
     pub fn session(&self) -> Option<Session> {
         let consumed = self.consumed.lock().expect("consumed lock poisoned");
         consumed
@@ -119,12 +123,25 @@ impl Shard {
 
     /// The next dispatch, in sequence order; `None` once the shard has
     /// stopped (shut down, or fatally closed: see [`ShardHealth::fatal`]).
+    ///
+    /// Asking for the next dispatch says the previous one is handled: the
+    /// session saved by [`ShardHandle::session`] moves past it only then, so
+    /// a process killed while handling a dispatch gets it again on resume.
     pub async fn next_event(&mut self) -> Option<Dispatch> {
+        self.finish_in_hand();
         let (session_id, dispatch) = self.events.recv().await?;
         let mut consumed = self.handle.consumed.lock().expect("consumed lock poisoned");
-        consumed.session_id = Some(session_id);
-        consumed.sequence = dispatch.seq;
+        consumed.in_hand = Some((session_id, dispatch.seq));
         Some(dispatch)
+    }
+
+    /// Marks the dispatch in hand as handled.
+    fn finish_in_hand(&self) {
+        let mut consumed = self.handle.consumed.lock().expect("consumed lock poisoned");
+        if let Some((session_id, seq)) = consumed.in_hand.take() {
+            consumed.session_id = Some(session_id);
+            consumed.sequence = seq;
+        }
     }
 
     /// A receiver of the shard's health; it changes with every state
@@ -139,8 +156,10 @@ impl Shard {
     }
 
     /// Stops the shard, waits for its task, and returns the session to
-    /// persist so that the next start resumes.
+    /// persist so that the next start resumes. The dispatch last handed out
+    /// counts as handled: call this after handling it.
     pub async fn shutdown(self) -> Option<Session> {
+        self.finish_in_hand();
         self.handle.shutdown();
         let _ = self.task.await;
         self.handle.session()

@@ -1,0 +1,918 @@
+//! The processing engine: accepts inbound messages, answers them with the
+//! bot's model and tools, and delivers the answers through a [`ReplySink`].
+//!
+//! - **Idempotent intake**: a message is recorded on `(bot, message id)`
+//!   before anything else; a replayed or duplicated event is dropped.
+//! - **Ordering and parallelism**: one worker task per conversation
+//!   processes its messages in order, from a bounded queue (submitting waits
+//!   when it is full: back-pressure); conversations run in parallel, at most
+//!   [`EngineConfig::max_concurrent`] at a time.
+//! - **Outbox**: the answer, the history turns and the outbox entries are
+//!   committed in one transaction before sending; entries go pending → sent
+//!   or failed. [`Engine::start`] delivers entries left pending by a crash and
+//!   re-queues messages that were accepted but never answered.
+//! - **Guards**: a per-user rate limit (one polite refusal, no tokens spent),
+//!   a per-bot daily token/cost cap (one message per user per day, status
+//!   flag), and an apology after the provider's last failure.
+//! - **Stopping**: [`Engine::shutdown`] drains queued work;
+//!   [`Engine::cancel`] stops at once (unfinished work resumes on restart).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::context::{estimate_tokens, estimate_tools_tokens, trim_to_budget, Persona, Summarizer};
+use crate::provider::{ChatMessage, ChatProvider, ChatRequest, ProviderError, Role};
+use crate::scene::{ConversationKey, Inbound, Scene};
+use crate::store::{today, Commit, OutboundReply, Store, StoreError, ToolCallRecord, TurnRole};
+use crate::tools::{ToolContext, ToolRegistry};
+
+/// What the platform answered for a delivered reply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delivered {
+    /// The platform's message id or `msg_seq`, stored with the entry.
+    pub response_id: Option<String>,
+}
+
+/// Why a reply could not be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// Worth retrying (network, platform hiccup).
+    #[error("temporary delivery failure: {0}")]
+    Transient(String),
+    /// Retrying cannot help (reply window expired, bot removed from group…).
+    #[error("delivery failed: {0}")]
+    Permanent(String),
+}
+
+/// Sends replies to QQ; the connector implements it (e.g. over
+/// `pincer_qq::outbound::Replier`, one `reply` per entry: each entry is one
+/// chunk already shaped for the bot).
+///
+/// Delivery is at-least-once across crashes: an entry whose send was not
+/// confirmed before a crash is sent again on restart, with
+/// [`OutboundReply::attempts`] > 0 so the connector can detect it (QQ
+/// rejects a repeated `msg_seq` for the same `msg_id`, which the connector
+/// can map to success). Within one run each entry is sent exactly once.
+#[async_trait::async_trait]
+pub trait ReplySink: Send + Sync {
+    /// Sends one entry.
+    async fn deliver(&self, reply: &OutboundReply) -> Result<Delivered, DeliveryError>;
+}
+
+/// The model a bot uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    /// Provider name (for usage and prices), e.g. `deepseek`.
+    pub provider: String,
+    /// Model id, e.g. `deepseek-chat`.
+    pub model: String,
+    /// Context window in tokens (estimated, see [`crate::context`]).
+    pub context_tokens: usize,
+    /// Output token limit per call.
+    pub max_output_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+}
+
+impl ModelConfig {
+    /// A model with a 32k context and 2k output tokens.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
+        ModelConfig {
+            provider: provider.into(),
+            model: model.into(),
+            context_tokens: 32_000,
+            max_output_tokens: 2_000,
+            temperature: None,
+        }
+    }
+}
+
+/// A per-user rate limit: at most `max_messages` within `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Messages allowed per window.
+    pub max_messages: u32,
+    /// The sliding window.
+    pub per: Duration,
+}
+
+/// Texts the engine sends to users on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserTexts {
+    /// Sent once when a user exceeds the rate limit.
+    pub rate_limited: String,
+    /// Sent once per user per day when the bot's daily cap is reached.
+    pub daily_cap: String,
+    /// Sent after the model provider's last failure.
+    pub apology: String,
+    /// Sent when the model answered nothing.
+    pub empty_answer: String,
+}
+
+impl UserTexts {
+    /// Simplified Chinese (the default).
+    pub fn zh_cn() -> Self {
+        UserTexts {
+            rate_limited: "你发消息有点快啦，请稍等一会儿再问我～".into(),
+            daily_cap: "今天的使用额度已经用完了，明天再来找我吧。如需继续使用，请联系机器人的主人调整每日额度。".into(),
+            apology: "抱歉，我暂时无法回答，请稍后再试。".into(),
+            empty_answer: "抱歉，我没有想好怎么回答，请换个说法再试一次。".into(),
+        }
+    }
+
+    /// English.
+    pub fn en() -> Self {
+        UserTexts {
+            rate_limited: "You're sending messages a bit fast; please wait a moment before asking again."
+                .into(),
+            daily_cap: "Today's usage allowance is used up; please come back tomorrow, or ask the bot's owner to raise the daily limit.".into(),
+            apology: "Sorry, I can't answer right now; please try again later.".into(),
+            empty_answer: "Sorry, I couldn't come up with an answer; please rephrase and try again."
+                .into(),
+        }
+    }
+}
+
+impl Default for UserTexts {
+    fn default() -> Self {
+        Self::zh_cn()
+    }
+}
+
+/// Everything the engine knows about one bot. Bots are isolated: each has
+/// its own persona, model, provider, tools, workspace and history.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The bot's id (QQ AppID); conversations and usage are keyed by it.
+    pub id: String,
+    /// System prompt.
+    pub persona: Persona,
+    /// Model settings.
+    pub model: ModelConfig,
+    /// The model endpoint.
+    pub provider: Arc<dyn ChatProvider>,
+    /// Tools offered to the model.
+    pub tools: ToolRegistry,
+    /// The owner's ids (C2C user openid, group member openids, guild user id).
+    pub owners: Vec<String>,
+    /// Whether the bot may send markdown; when not, answers are converted
+    /// with `pincer_qq::text::markdown_to_plain`.
+    pub markdown: bool,
+    /// Characters per QQ message; longer answers are split.
+    pub max_chars: usize,
+    /// Per-user rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Daily token cap (input + output), China Standard Time days.
+    pub daily_token_cap: Option<u64>,
+    /// Daily cost cap, in the price table's currency.
+    pub daily_cost_cap: Option<f64>,
+    /// The bot's workspace folder.
+    pub workspace: PathBuf,
+    /// Folders of enabled skills.
+    pub skill_dirs: Vec<PathBuf>,
+    /// Binaries enabled skills declare (for `exec`).
+    pub declared_binaries: Vec<String>,
+    /// Tool rounds per message before the model must answer.
+    pub max_tool_rounds: u32,
+    /// Bytes of one tool result fed back to the model (the rest is cut).
+    pub max_tool_result_bytes: usize,
+    /// Stored turns loaded before trimming to the token budget.
+    pub history_turns: usize,
+    /// Optional rolling summary of trimmed history.
+    pub summarizer: Option<Arc<dyn Summarizer>>,
+    /// Texts sent by the engine itself.
+    pub texts: UserTexts,
+}
+
+impl BotConfig {
+    /// A bot with the default persona (助手), no tools, plain text, 20
+    /// messages per minute per user and no caps.
+    pub fn new(id: impl Into<String>, provider: Arc<dyn ChatProvider>, model: ModelConfig) -> Self {
+        BotConfig {
+            id: id.into(),
+            persona: Persona::default(),
+            model,
+            provider,
+            tools: ToolRegistry::new(),
+            owners: Vec::new(),
+            markdown: false,
+            max_chars: pincer_qq::text::DEFAULT_MAX_CHARS,
+            rate_limit: Some(RateLimit { max_messages: 20, per: Duration::from_secs(60) }),
+            daily_token_cap: None,
+            daily_cost_cap: None,
+            workspace: PathBuf::from("."),
+            skill_dirs: Vec::new(),
+            declared_binaries: Vec::new(),
+            max_tool_rounds: 4,
+            max_tool_result_bytes: 16 * 1024,
+            history_turns: 100,
+            summarizer: None,
+            texts: UserTexts::default(),
+        }
+    }
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Queued messages per conversation before `submit` waits.
+    pub queue_capacity: usize,
+    /// Conversations processed at the same time.
+    pub max_concurrent: usize,
+    /// Retries after a retryable provider error.
+    pub provider_retries: u32,
+    /// First retry delay (doubles each time; `Retry-After` wins, up to 30 s).
+    pub retry_base_delay: Duration,
+    /// Retries after a transient delivery error.
+    pub delivery_retries: u32,
+    /// An idle conversation worker exits after this long.
+    pub idle_worker_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            queue_capacity: 32,
+            max_concurrent: 16,
+            provider_retries: 2,
+            retry_base_delay: Duration::from_millis(800),
+            delivery_retries: 3,
+            idle_worker_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A bot's health, for the dashboard and tray.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BotStatus {
+    /// The daily cap was reached today.
+    pub cap_reached: bool,
+    /// The day the cap was reached.
+    pub cap_day: Option<String>,
+    /// The last failure, in Chinese (for the user-facing dashboard).
+    pub last_error_zh: Option<String>,
+    /// The last failure, in English.
+    pub last_error: Option<String>,
+    /// Messages answered by the model.
+    pub answered: u64,
+    /// Messages answered with the apology.
+    pub failed: u64,
+    /// Messages refused or dropped by the rate limit.
+    pub rate_limited: u64,
+    /// Messages not answered because of the cap.
+    pub capped: u64,
+}
+
+/// What [`Engine::submit`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Queued for its conversation.
+    Queued,
+    /// Seen before (replayed or duplicated event); ignored.
+    Duplicate,
+    /// Over the user's rate limit: the refusal was queued.
+    RateLimitedRefusal,
+    /// Over the user's rate limit, refusal already sent: dropped.
+    RateLimitedSilently,
+}
+
+/// Why the engine refused to take a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// No bot with that id is registered.
+    #[error("no bot `{0}` is registered with the agent")]
+    UnknownBot(String),
+    /// The engine is shutting down.
+    #[error("the agent is shutting down")]
+    ShuttingDown,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+enum JobKind {
+    Answer,
+    RefuseRateLimited,
+}
+
+#[derive(Debug)]
+struct Job {
+    inbound: Inbound,
+    kind: JobKind,
+}
+
+#[derive(Debug, Default)]
+struct RateState {
+    times: VecDeque<Instant>,
+    refused: bool,
+}
+
+struct BotState {
+    config: BotConfig,
+    status: Mutex<BotStatus>,
+    rate: Mutex<HashMap<String, RateState>>,
+    cap_notified: Mutex<HashSet<(String, String)>>,
+}
+
+struct Inner {
+    store: Store,
+    sink: Arc<dyn ReplySink>,
+    config: EngineConfig,
+    bots: RwLock<HashMap<String, Arc<BotState>>>,
+    workers: Mutex<HashMap<ConversationKey, (u64, mpsc::Sender<Job>)>>,
+    next_worker: std::sync::atomic::AtomicU64,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+    closed: AtomicBool,
+    /// Cancelled when the engine stops taking work (shutdown or cancel).
+    closing: CancellationToken,
+    permits: Semaphore,
+}
+
+/// The agent engine. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("store", &self.inner.store.path()).finish_non_exhaustive()
+    }
+}
+
+/// Why processing one message ended without a model answer.
+enum Failure {
+    Provider(ProviderError),
+    Cap,
+    Store(StoreError),
+    Cancelled,
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Engine {
+    /// An engine over `store`, delivering through `sink`. Register bots with
+    /// [`Engine::add_bot`], then call [`Engine::start`].
+    pub fn new(store: Store, sink: Arc<dyn ReplySink>, config: EngineConfig) -> Engine {
+        let permits = Semaphore::new(config.max_concurrent.max(1));
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                sink,
+                config,
+                bots: RwLock::new(HashMap::new()),
+                workers: Mutex::new(HashMap::new()),
+                next_worker: std::sync::atomic::AtomicU64::new(0),
+                tracker: TaskTracker::new(),
+                cancel: CancellationToken::new(),
+                closed: AtomicBool::new(false),
+                closing: CancellationToken::new(),
+                permits,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Registers (or replaces) a bot. Its status is reset.
+    pub fn add_bot(&self, config: BotConfig) {
+        let id = config.id.clone();
+        let state = Arc::new(BotState {
+            config,
+            status: Mutex::new(BotStatus::default()),
+            rate: Mutex::new(HashMap::new()),
+            cap_notified: Mutex::new(HashSet::new()),
+        });
+        self.inner.bots.write().unwrap_or_else(|p| p.into_inner()).insert(id, state);
+    }
+
+    /// Unregisters a bot; its queued messages are answered with the
+    /// configuration they were queued with.
+    pub fn remove_bot(&self, id: &str) {
+        self.inner.bots.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    fn bot(&self, id: &str) -> Option<Arc<BotState>> {
+        self.inner.bots.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// The status of a bot.
+    pub fn status(&self, bot: &str) -> Option<BotStatus> {
+        let b = self.bot(bot)?;
+        let mut s = lock(&b.status).clone();
+        if s.cap_day.as_deref() != Some(today().as_str()) {
+            s.cap_reached = false;
+        }
+        Some(s)
+    }
+
+    /// Recovers after a restart: delivers outbox entries left pending, then
+    /// re-queues messages of registered bots that were accepted but never
+    /// answered. Call once, after registering the bots and before
+    /// submitting.
+    pub async fn start(&self) -> Result<(), EngineError> {
+        let pending = self.inner.store.pending_replies(None).await?;
+        if !pending.is_empty() {
+            tracing::info!(count = pending.len(), "delivering replies left pending");
+        }
+        self.deliver_all(pending).await;
+        let ids: Vec<String> =
+            self.inner.bots.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        for id in ids {
+            for inbound in self.inner.store.unanswered(&id).await? {
+                self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one inbound message. Returns once it is recorded and queued
+    /// (waiting while its conversation's queue is full).
+    pub async fn submit(&self, inbound: Inbound) -> Result<Submitted, EngineError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        let bot =
+            self.bot(&inbound.bot).ok_or_else(|| EngineError::UnknownBot(inbound.bot.clone()))?;
+        if !self.inner.store.record_inbound(&inbound, "new").await? {
+            return Ok(Submitted::Duplicate);
+        }
+        let verdict = bot.config.rate_limit.map(|rl| check_rate(&bot, inbound.scene.sender(), rl));
+        match verdict {
+            Some(RateVerdict::Drop) => {
+                lock(&bot.status).rate_limited += 1;
+                self.inner
+                    .store
+                    .set_inbound_state(&bot.config.id, &inbound.message_id, "ignored")
+                    .await?;
+                Ok(Submitted::RateLimitedSilently)
+            }
+            Some(RateVerdict::Refuse) => {
+                lock(&bot.status).rate_limited += 1;
+                // Not `new`: a restart must not answer it with the model.
+                self.inner
+                    .store
+                    .set_inbound_state(&bot.config.id, &inbound.message_id, "refused")
+                    .await?;
+                self.enqueue(Job { inbound, kind: JobKind::RefuseRateLimited }).await?;
+                Ok(Submitted::RateLimitedRefusal)
+            }
+            _ => {
+                self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
+                Ok(Submitted::Queued)
+            }
+        }
+    }
+
+    async fn enqueue(&self, mut job: Job) -> Result<(), EngineError> {
+        let key = job.inbound.key();
+        loop {
+            if self.inner.closed.load(Ordering::SeqCst) {
+                return Err(EngineError::ShuttingDown);
+            }
+            let tx = {
+                let mut workers = lock(&self.inner.workers);
+                match workers.get(&key) {
+                    Some((_, tx)) if !tx.is_closed() => tx.clone(),
+                    _ => {
+                        let (tx, rx) = mpsc::channel(self.inner.config.queue_capacity.max(1));
+                        let id = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+                        workers.insert(key.clone(), (id, tx.clone()));
+                        let engine = self.clone();
+                        let k = key.clone();
+                        self.inner.tracker.spawn(async move { engine.worker(k, id, rx).await });
+                        tx
+                    }
+                }
+            };
+            match tx.send(job).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(j)) => job = j, // the worker exited; start another
+            }
+        }
+    }
+
+    async fn worker(self, key: ConversationKey, id: u64, mut rx: mpsc::Receiver<Job>) {
+        let idle = self.inner.config.idle_worker_timeout;
+        loop {
+            let next = tokio::select! {
+                _ = self.inner.cancel.cancelled() => return,
+                r = tokio::time::timeout(idle, rx.recv()) => r,
+            };
+            match next {
+                Ok(Some(job)) => {
+                    let permit = tokio::select! {
+                        _ = self.inner.cancel.cancelled() => return,
+                        p = self.inner.permits.acquire() => p,
+                    };
+                    let Ok(_permit) = permit else { return };
+                    tokio::select! {
+                        _ = self.inner.cancel.cancelled() => return,
+                        _ = self.process(job) => {}
+                    }
+                }
+                Ok(None) => return, // every sender dropped: shutdown drain finished
+                Err(_) => {
+                    // Idle: exit only if nobody can still send to us.
+                    let mut workers = lock(&self.inner.workers);
+                    let unused =
+                        workers.get(&key).is_some_and(|(w, tx)| *w == id && tx.strong_count() == 1);
+                    if unused && rx.is_empty() {
+                        workers.remove(&key);
+                        rx.close();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process(&self, job: Job) {
+        let Some(bot) = self.bot(&job.inbound.bot) else {
+            tracing::warn!(bot = %job.inbound.bot, "message for a removed bot dropped");
+            return;
+        };
+        let inbound = job.inbound;
+        let result = match job.kind {
+            JobKind::RefuseRateLimited => {
+                self.commit_notice(&inbound, &bot.config.texts.rate_limited).await
+            }
+            JobKind::Answer => self.answer(&bot, &inbound).await,
+        };
+        match result {
+            Ok(replies) => self.deliver_all(replies).await,
+            Err(e) => tracing::error!(error = %e, "cannot store the answer"),
+        }
+    }
+
+    /// Puts a notice (refusal, cap, apology) into the outbox, without turns.
+    async fn commit_notice(
+        &self,
+        inbound: &Inbound,
+        text: &str,
+    ) -> Result<Vec<OutboundReply>, StoreError> {
+        let commit = Commit { turns: Vec::new(), chunks: vec![text.to_owned()], markdown: false };
+        self.inner.store.commit_answer(inbound, commit).await
+    }
+
+    async fn answer(
+        &self,
+        bot: &BotState,
+        inbound: &Inbound,
+    ) -> Result<Vec<OutboundReply>, StoreError> {
+        let cfg = &bot.config;
+        match self.run_model(bot, inbound).await {
+            Ok(answer) => {
+                lock(&bot.status).answered += 1;
+                let answer = answer.trim();
+                let answer =
+                    if answer.is_empty() { cfg.texts.empty_answer.as_str() } else { answer };
+                let shaped = if cfg.markdown {
+                    answer.to_owned()
+                } else {
+                    pincer_qq::text::markdown_to_plain(answer)
+                };
+                let chunks = pincer_qq::text::split_text(&shaped, cfg.max_chars);
+                let sender = Some(inbound.scene.sender().to_owned());
+                let commit = Commit {
+                    turns: vec![
+                        (TurnRole::User, sender, inbound.text.clone()),
+                        (TurnRole::Assistant, None, answer.to_owned()),
+                    ],
+                    chunks,
+                    markdown: cfg.markdown,
+                };
+                self.inner.store.commit_answer(inbound, commit).await
+            }
+            Err(Failure::Cap) => {
+                let day = today();
+                {
+                    let mut s = lock(&bot.status);
+                    s.cap_reached = true;
+                    s.cap_day = Some(day.clone());
+                    s.capped += 1;
+                    s.last_error = Some("the bot's daily token/cost cap is reached".into());
+                    s.last_error_zh = Some("已达到机器人的每日用量上限。".into());
+                }
+                let who = format!("{}|{}", inbound.scene.conversation_id(), inbound.scene.sender());
+                let first = {
+                    let mut notified = lock(&bot.cap_notified);
+                    notified.retain(|(d, _)| *d == day);
+                    notified.insert((day, who))
+                };
+                if first {
+                    self.commit_notice(inbound, &cfg.texts.daily_cap).await
+                } else {
+                    self.inner
+                        .store
+                        .set_inbound_state(&cfg.id, &inbound.message_id, "capped")
+                        .await?;
+                    Ok(Vec::new())
+                }
+            }
+            Err(Failure::Provider(e)) => {
+                tracing::warn!(bot = %cfg.id, error = %e, "model provider failed");
+                {
+                    let mut s = lock(&bot.status);
+                    s.failed += 1;
+                    s.last_error = Some(e.to_string());
+                    s.last_error_zh = Some(e.explain_zh());
+                }
+                self.commit_notice(inbound, &cfg.texts.apology).await
+            }
+            Err(Failure::Store(e)) => Err(e),
+            Err(Failure::Cancelled) => Ok(Vec::new()),
+        }
+    }
+
+    /// Whether the bot's daily cap is reached.
+    async fn cap_reached(&self, cfg: &BotConfig) -> Result<bool, StoreError> {
+        if cfg.daily_token_cap.is_none() && cfg.daily_cost_cap.is_none() {
+            return Ok(false);
+        }
+        let day = today();
+        let rows = self.inner.store.usage(Some(&cfg.id), &day, &day).await?;
+        let tokens: u64 = rows.iter().map(|r| r.input_tokens + r.output_tokens).sum();
+        let cost: f64 = rows.iter().filter_map(|r| r.cost).sum();
+        Ok(cfg.daily_token_cap.is_some_and(|cap| tokens >= cap)
+            || cfg.daily_cost_cap.is_some_and(|cap| cost >= cap))
+    }
+
+    /// Builds the context and runs the tool loop; returns the final answer.
+    async fn run_model(&self, bot: &BotState, inbound: &Inbound) -> Result<String, Failure> {
+        let cfg = &bot.config;
+        let conversation = inbound.scene.conversation_id();
+        // Shared rooms (groups, guild channels): tag user turns with the author.
+        let group = matches!(inbound.scene, Scene::Group { .. } | Scene::Channel { .. });
+        let attribute = |sender: Option<&str>, text: &str| match (group, sender) {
+            (true, Some(s)) => format!("[{s}] {text}"),
+            _ => text.to_owned(),
+        };
+        let history = self.inner.store.history(&cfg.id, &conversation, cfg.history_turns).await?;
+        let mut messages: Vec<ChatMessage> = history
+            .iter()
+            .map(|t| match t.role {
+                TurnRole::User => ChatMessage::user(attribute(t.sender.as_deref(), &t.content)),
+                TurnRole::Assistant => ChatMessage::assistant(t.content.clone()),
+            })
+            .collect();
+        messages.push(ChatMessage::user(attribute(Some(inbound.scene.sender()), &inbound.text)));
+
+        let tools = cfg.tools.specs();
+        let mut system = cfg.persona.render();
+        let fixed = estimate_tokens(&system) + estimate_tools_tokens(&tools);
+        let budget = cfg
+            .model
+            .context_tokens
+            .saturating_sub(cfg.model.max_output_tokens as usize)
+            .saturating_sub(fixed);
+        let trimmed = trim_to_budget(messages, budget);
+        if let (false, Some(s)) = (trimmed.dropped.is_empty(), cfg.summarizer.as_ref()) {
+            if let Some(summary) = s.summarize(&cfg.id, &conversation, &trimmed.dropped).await {
+                system.push_str("\n\n此前对话的摘要：\n");
+                system.push_str(&summary);
+            }
+        }
+        let mut messages = trimmed.kept;
+        let ctx = ToolContext {
+            bot: cfg.id.clone(),
+            conversation: conversation.clone(),
+            sender: inbound.scene.sender().to_owned(),
+            is_owner: cfg.owners.iter().any(|o| o == inbound.scene.sender()),
+            workspace: cfg.workspace.clone(),
+            skill_dirs: cfg.skill_dirs.clone(),
+            declared_binaries: cfg.declared_binaries.clone(),
+            store: self.inner.store.clone(),
+        };
+        for round in 0..=cfg.max_tool_rounds {
+            let offer_tools = round < cfg.max_tool_rounds && !tools.is_empty();
+            let request = ChatRequest {
+                model: cfg.model.model.clone(),
+                system: Some(system.clone()),
+                messages: messages.clone(),
+                tools: if offer_tools { tools.clone() } else { Vec::new() },
+                max_tokens: Some(cfg.model.max_output_tokens),
+                temperature: cfg.model.temperature,
+            };
+            if self.cap_reached(cfg).await? {
+                return Err(Failure::Cap);
+            }
+            let response = self.call_provider(cfg, &request).await?;
+            self.inner
+                .store
+                .add_usage(&cfg.id, &today(), &cfg.model.provider, &cfg.model.model, response.usage)
+                .await?;
+            if response.tool_calls.is_empty() {
+                return Ok(response.content);
+            }
+            if !offer_tools {
+                // Still asking for tools when none are offered: its text is
+                // tool chatter, not an answer (the caller sends the fallback).
+                return Ok(String::new());
+            }
+            messages.push(ChatMessage {
+                role: Role::Assistant,
+                content: response.content.clone(),
+                tool_calls: response.tool_calls.clone(),
+                tool_call_id: None,
+            });
+            for call in &response.tool_calls {
+                let started = Instant::now();
+                let result = match cfg.tools.get(&call.name) {
+                    Some(tool) => tool.call(&ctx, call.arguments.clone()).await,
+                    None => Err(crate::tools::ToolError::InvalidArguments(format!(
+                        "there is no tool called `{}`",
+                        call.name
+                    ))),
+                };
+                let (ok, text) = match result {
+                    Ok(t) => (true, t),
+                    Err(e) => (false, format!("error: {e}")),
+                };
+                self.inner
+                    .store
+                    .record_tool_call(ToolCallRecord {
+                        bot: cfg.id.clone(),
+                        conversation: conversation.clone(),
+                        message_id: inbound.message_id.clone(),
+                        tool: call.name.clone(),
+                        arguments: call.arguments.to_string(),
+                        ok,
+                        result: crate::tools::cap_text(text.clone(), 4000),
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    })
+                    .await?;
+                let text = crate::tools::cap_text(text, cfg.max_tool_result_bytes);
+                messages.push(ChatMessage::tool_result(call.id.clone(), text));
+            }
+        }
+        // Unreachable: the last round offers no tools and returns.
+        Err(Failure::Cancelled)
+    }
+
+    /// One model call with retries on retryable errors.
+    async fn call_provider(
+        &self,
+        cfg: &BotConfig,
+        request: &ChatRequest,
+    ) -> Result<crate::provider::ChatResponse, Failure> {
+        let mut attempt = 0u32;
+        loop {
+            match cfg.provider.chat(request, &mut |_| {}).await {
+                Ok(r) => return Ok(r),
+                Err(e) if e.is_retryable() && attempt < self.inner.config.provider_retries => {
+                    let base = self.inner.config.retry_base_delay * 2u32.pow(attempt);
+                    let delay = match &e {
+                        ProviderError::RateLimited { retry_after: Some(d) } => *d,
+                        _ => base,
+                    }
+                    .min(Duration::from_secs(30));
+                    tracing::info!(error = %e, attempt, "retrying the model provider");
+                    attempt += 1;
+                    tokio::select! {
+                        _ = self.inner.cancel.cancelled() => return Err(Failure::Cancelled),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+                Err(e) => return Err(Failure::Provider(e)),
+            }
+        }
+    }
+
+    /// Delivers outbox entries in order, recording each outcome.
+    async fn deliver_all(&self, replies: Vec<OutboundReply>) {
+        for reply in replies {
+            if let Err(e) = self.deliver_one(&reply).await {
+                tracing::error!(error = %e, "cannot record a delivery");
+            }
+        }
+    }
+
+    async fn deliver_one(&self, reply: &OutboundReply) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let mut reply = reply.clone();
+        loop {
+            store.mark_attempt(reply.id).await?;
+            match self.inner.sink.deliver(&reply).await {
+                Ok(d) => return store.mark_sent(reply.id, d.response_id).await,
+                Err(DeliveryError::Transient(e))
+                    if reply.attempts < self.inner.config.delivery_retries =>
+                {
+                    tracing::info!(error = %e, id = reply.id, "retrying a delivery");
+                    let delay =
+                        self.inner.config.retry_base_delay * 2u32.pow(reply.attempts.min(6));
+                    reply.attempts += 1;
+                    tokio::time::sleep(delay.min(Duration::from_secs(30))).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, id = reply.id, "delivery failed");
+                    if let Some(b) = self.bot(&reply.bot) {
+                        let mut s = lock(&b.status);
+                        s.last_error = Some(e.to_string());
+                        s.last_error_zh = Some(format!("回复发送失败：{e}"));
+                    }
+                    return store.mark_failed(reply.id, e.to_string()).await;
+                }
+            }
+        }
+    }
+
+    /// Stops taking messages, finishes everything already queued, and
+    /// returns when all workers are done.
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.closing.cancel();
+        lock(&self.inner.workers).clear();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// Stops at once: model calls and deliveries in flight are abandoned.
+    /// Accepted but unanswered messages and pending replies stay in the
+    /// store and are resumed by the next [`Engine::start`].
+    pub async fn cancel(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.closing.cancel();
+        self.inner.cancel.cancel();
+        lock(&self.inner.workers).clear();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// Deletes history older than `days` days (see [`Store::apply_retention`]).
+    pub async fn apply_retention(&self, days: u32) -> Result<usize, StoreError> {
+        self.inner.store.apply_retention(days, crate::store::now_secs()).await
+    }
+
+    /// Applies retention now and then every `every`, until the engine is
+    /// cancelled or shut down.
+    pub fn spawn_retention(&self, days: u32, every: Duration) {
+        let engine = self.clone();
+        let closing = self.inner.closing.clone();
+        self.inner.tracker.spawn(async move {
+            loop {
+                match engine.apply_retention(days).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, days, "old history deleted"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention failed"),
+                }
+                tokio::select! {
+                    _ = closing.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RateVerdict {
+    Allow,
+    Refuse,
+    Drop,
+}
+
+fn check_rate(bot: &BotState, sender: &str, rl: RateLimit) -> RateVerdict {
+    let now = Instant::now();
+    let mut map = lock(&bot.rate);
+    if map.len() > 10_000 {
+        // Forget users with no message in the window.
+        map.retain(|_, st| st.times.back().is_some_and(|t| now.duration_since(*t) < rl.per));
+    }
+    let st = map.entry(sender.to_owned()).or_default();
+    while st.times.front().is_some_and(|t| now.duration_since(*t) >= rl.per) {
+        st.times.pop_front();
+    }
+    if (st.times.len() as u32) < rl.max_messages {
+        st.times.push_back(now);
+        st.refused = false;
+        RateVerdict::Allow
+    } else if !st.refused {
+        st.refused = true;
+        RateVerdict::Refuse
+    } else {
+        RateVerdict::Drop
+    }
+}

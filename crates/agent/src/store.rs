@@ -1,0 +1,1052 @@
+//! The durable store: one SQLite file (WAL, busy timeout) holding inbound
+//! messages, the reply outbox, conversation history, tool-call audit, the
+//! `exec` audit log, token usage per bot per day and the price table.
+//!
+//! Every query runs on tokio's blocking pool ([`tokio::task::spawn_blocking`]);
+//! nothing here blocks an async task. The schema is versioned with SQLite's
+//! `user_version` and upgraded by [`MIGRATIONS`] when the file is opened.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::scene::Scene;
+
+/// The schema migrations, in order; migration `i` upgrades `user_version`
+/// `i` to `i + 1`. Never edit a released entry: append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: inbound messages and conversation history.
+    "CREATE TABLE inbound (
+        bot TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        text TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (bot, message_id)
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        role TEXT NOT NULL,
+        sender TEXT,
+        content TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX turns_by_conversation ON turns (bot, conversation, id);",
+    // v2: processing state, outbox, audits, usage and prices.
+    "ALTER TABLE inbound ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+    ALTER TABLE inbound ADD COLUMN scene TEXT;
+    CREATE INDEX inbound_by_state ON inbound (state);
+    CREATE TABLE replies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        scene TEXT NOT NULL,
+        reply_to TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        parts INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        markdown INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        response_id TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (bot, reply_to, part)
+    );
+    CREATE INDEX replies_by_state ON replies (state, id);
+    CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        result TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE exec_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL,
+        user TEXT NOT NULL,
+        program TEXT NOT NULL,
+        args TEXT NOT NULL,
+        cwd TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        exit_code INTEGER,
+        output TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TRIGGER exec_audit_no_update BEFORE UPDATE ON exec_audit
+        BEGIN SELECT RAISE(ABORT, 'exec_audit is append-only'); END;
+    CREATE TRIGGER exec_audit_no_delete BEFORE DELETE ON exec_audit
+        BEGIN SELECT RAISE(ABORT, 'exec_audit is append-only'); END;
+    CREATE TABLE usage_daily (
+        bot TEXT NOT NULL,
+        day TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        calls INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (bot, day, provider, model)
+    );
+    CREATE TABLE prices (
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_per_million REAL NOT NULL,
+        output_per_million REAL NOT NULL,
+        currency TEXT NOT NULL,
+        PRIMARY KEY (provider, model)
+    );",
+];
+
+/// The schema version this build writes.
+pub fn schema_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// What went wrong with the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer Pincer.
+    #[error("the database has schema version {found}, newer than this Pincer supports ({supported}); update Pincer")]
+    TooNew {
+        /// Version in the file.
+        found: u32,
+        /// Newest version this build knows.
+        supported: u32,
+    },
+    /// The blocking task running the query panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The current time in seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The calendar day (`YYYY-MM-DD`) of a Unix time in China Standard Time
+/// (UTC+8), which is when Pincer's users' days (and daily caps) roll over.
+pub fn day_of(unix_secs: i64) -> String {
+    let days = (unix_secs + 8 * 3600).div_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Today (China Standard Time), see [`day_of`].
+pub fn today() -> String {
+    day_of(now_secs())
+}
+
+/// Who wrote a stored turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TurnRole {
+    /// A user.
+    User,
+    /// The bot.
+    Assistant,
+}
+
+impl TurnRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            TurnRole::User => "user",
+            TurnRole::Assistant => "assistant",
+        }
+    }
+}
+
+/// One stored conversation turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Author role.
+    pub role: TurnRole,
+    /// For user turns: who wrote it (group attribution).
+    pub sender: Option<String>,
+    /// The text.
+    pub content: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Delivery state of one outbox entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyState {
+    /// Stored, not (yet) confirmed sent.
+    Pending,
+    /// The platform accepted it.
+    Sent,
+    /// Given up.
+    Failed,
+}
+
+impl ReplyState {
+    fn parse(s: &str) -> ReplyState {
+        match s {
+            "sent" => ReplyState::Sent,
+            "failed" => ReplyState::Failed,
+            _ => ReplyState::Pending,
+        }
+    }
+}
+
+/// One message of the reply outbox (one chunk of an answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundReply {
+    /// Outbox row id: stable across restarts, usable as an idempotency key.
+    pub id: i64,
+    /// The bot sending it.
+    pub bot: String,
+    /// Where it goes ([`Scene::qq_scene`], [`Scene::target_id`]).
+    pub scene: Scene,
+    /// The QQ message id it answers (the passive-reply `msg_id`).
+    pub reply_to_message_id: String,
+    /// The text of this chunk, already shaped for QQ (plain text when the bot
+    /// cannot send markdown, at most the bot's chunk size).
+    pub text: String,
+    /// Whether `text` is markdown.
+    pub markdown: bool,
+    /// Index of this chunk (0-based).
+    pub part: u32,
+    /// Number of chunks of the answer.
+    pub parts: u32,
+    /// Delivery attempts before this one (0 on the first try; after a
+    /// restart an entry may have been sent but not confirmed).
+    pub attempts: u32,
+}
+
+impl OutboundReply {
+    /// The `pincer_qq` passive-reply target of this entry (scene, address,
+    /// and the answered message as the anchor), for
+    /// `pincer_qq::outbound::Replier::reply`.
+    pub fn qq_target(&self) -> pincer_qq::outbound::ReplyTarget {
+        pincer_qq::outbound::ReplyTarget::new(
+            self.scene.qq_scene(),
+            self.scene.target_id(),
+            pincer_qq::reply::Anchor::Message(self.reply_to_message_id.clone()),
+        )
+    }
+}
+
+/// The state of an outbox entry, for inspection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRecord {
+    /// The entry.
+    pub reply: OutboundReply,
+    /// Its delivery state.
+    pub state: ReplyState,
+    /// The platform's response id (message id / msg_seq) once sent.
+    pub response_id: Option<String>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// One row of token usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// Bot.
+    pub bot: String,
+    /// Day (`YYYY-MM-DD`, China Standard Time).
+    pub day: String,
+    /// Provider name as configured for the bot.
+    pub provider: String,
+    /// Model id.
+    pub model: String,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Model calls.
+    pub calls: u64,
+    /// Cost from the price table, when a price is set.
+    pub cost: Option<f64>,
+    /// Currency of `cost`.
+    pub currency: Option<String>,
+}
+
+/// A price per one million tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    /// Price of 1M prompt tokens.
+    pub input_per_million: f64,
+    /// Price of 1M completion tokens.
+    pub output_per_million: f64,
+    /// Currency code, e.g. `CNY` or `USD`.
+    pub currency: String,
+}
+
+impl Price {
+    /// The cost of the given token counts.
+    pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.input_per_million
+            + output_tokens as f64 * self.output_per_million)
+            / 1_000_000.0
+    }
+}
+
+/// One row of the `exec` audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecAuditEntry {
+    /// Bot.
+    pub bot: String,
+    /// Who asked (sender id).
+    pub user: String,
+    /// Program name.
+    pub program: String,
+    /// Arguments, as JSON array text.
+    pub args: String,
+    /// Working directory.
+    pub cwd: String,
+    /// `ran`, or why it was refused (`refused: …`).
+    pub decision: String,
+    /// Exit code when it ran.
+    pub exit_code: Option<i32>,
+    /// Captured (capped) output when it ran.
+    pub output: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A tool call to audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    /// Bot.
+    pub bot: String,
+    /// Conversation id.
+    pub conversation: String,
+    /// The inbound message being answered.
+    pub message_id: String,
+    /// Tool name.
+    pub tool: String,
+    /// Arguments JSON.
+    pub arguments: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Output or error text (capped).
+    pub result: String,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// An inbound message whose answer was never committed (e.g. the process
+/// stopped while the model was thinking).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnansweredInbound {
+    /// The message.
+    pub inbound: crate::scene::Inbound,
+}
+
+/// The answer to one inbound message, committed atomically: history turns,
+/// outbox entries and the inbound message's state.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Turns to append to the conversation (user, then assistant).
+    pub turns: Vec<(TurnRole, Option<String>, String)>,
+    /// Reply chunks (text, markdown) to put into the outbox, in order.
+    pub chunks: Vec<String>,
+    /// Whether the chunks are markdown.
+    pub markdown: bool,
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, sets WAL mode and
+    /// a busy timeout, and migrates the schema to [`schema_version`].
+    pub async fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_owned();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let mut conn = Connection::open(&p)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), path })
+    }
+
+    /// The file this store uses.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StoreError::Task("lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// The schema version of the open file.
+    pub async fn version(&self) -> Result<u32, StoreError> {
+        self.run(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get::<_, u32>(0))?)).await
+    }
+
+    /// Records an inbound message. Returns `false` (and changes nothing) when
+    /// `(bot, message_id)` was recorded before: a replayed or duplicated event.
+    pub async fn record_inbound(
+        &self,
+        inbound: &crate::scene::Inbound,
+        state: &str,
+    ) -> Result<bool, StoreError> {
+        let inb = inbound.clone();
+        let state = state.to_owned();
+        self.run(move |c| {
+            let scene = serde_json::to_string(&inb.scene)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let n = c.execute(
+                "INSERT OR IGNORE INTO inbound
+                 (bot, message_id, conversation, sender, text, received_at, state, scene)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    inb.bot,
+                    inb.message_id,
+                    inb.scene.conversation_id(),
+                    inb.scene.sender(),
+                    inb.text,
+                    now_secs(),
+                    state,
+                    scene
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Sets the processing state of an inbound message (`new`, `done`,
+    /// `ignored`, …).
+    pub async fn set_inbound_state(
+        &self,
+        bot: &str,
+        message_id: &str,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        let (bot, id, state) = (bot.to_owned(), message_id.to_owned(), state.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE inbound SET state = ?3 WHERE bot = ?1 AND message_id = ?2",
+                params![bot, id, state],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Inbound messages of `bot` still in state `new` (accepted but never
+    /// answered), oldest first.
+    pub async fn unanswered(&self, bot: &str) -> Result<Vec<crate::scene::Inbound>, StoreError> {
+        let bot = bot.to_owned();
+        self.run(move |c| {
+            let mut st = c.prepare(
+                "SELECT message_id, scene, text FROM inbound
+                 WHERE bot = ?1 AND state = 'new' AND scene IS NOT NULL
+                 ORDER BY received_at, rowid",
+            )?;
+            let rows = st.query_map(params![bot], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (message_id, scene, text) = row?;
+                let scene: Scene =
+                    serde_json::from_str(&scene).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push(crate::scene::Inbound { bot: bot.clone(), message_id, scene, text });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The newest `limit` turns of a conversation, oldest first.
+    pub async fn history(
+        &self,
+        bot: &str,
+        conversation: &str,
+        limit: usize,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let (bot, conv) = (bot.to_owned(), conversation.to_owned());
+        self.run(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT role, sender, content, created_at FROM turns
+                 WHERE bot = ?1 AND conversation = ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![bot, conv, limit as i64], |r| {
+                let role: String = r.get(0)?;
+                Ok(Turn {
+                    role: if role == "assistant" { TurnRole::Assistant } else { TurnRole::User },
+                    sender: r.get(1)?,
+                    content: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?;
+            let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+            out.reverse();
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Commits the answer to `inbound` in one transaction: appends the turns,
+    /// puts the chunks into the outbox as pending, and marks the message
+    /// `answered`. Returns the outbox entries. Committing twice for the same
+    /// message adds nothing the second time.
+    pub async fn commit_answer(
+        &self,
+        inbound: &crate::scene::Inbound,
+        commit: Commit,
+    ) -> Result<Vec<OutboundReply>, StoreError> {
+        let inb = inbound.clone();
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let now = now_secs();
+            let conv = inb.scene.conversation_id();
+            let scene = serde_json::to_string(&inb.scene)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let already: Option<String> = tx
+                .query_row(
+                    "SELECT state FROM inbound WHERE bot = ?1 AND message_id = ?2",
+                    params![inb.bot, inb.message_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let mut out = Vec::new();
+            if already.as_deref() != Some("answered") {
+                for (role, sender, content) in &commit.turns {
+                    tx.execute(
+                        "INSERT INTO turns (bot, conversation, role, sender, content, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![inb.bot, conv, role.as_str(), sender, content, now],
+                    )?;
+                }
+                let parts = commit.chunks.len() as u32;
+                for (i, text) in commit.chunks.iter().enumerate() {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO replies (bot, conversation, scene, reply_to, part,
+                         parts, text, markdown, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                        params![
+                            inb.bot,
+                            conv,
+                            scene,
+                            inb.message_id,
+                            i as i64,
+                            parts,
+                            text,
+                            commit.markdown,
+                            now
+                        ],
+                    )?;
+                    out.push(OutboundReply {
+                        id: tx.last_insert_rowid(),
+                        bot: inb.bot.clone(),
+                        scene: inb.scene.clone(),
+                        reply_to_message_id: inb.message_id.clone(),
+                        text: text.clone(),
+                        markdown: commit.markdown,
+                        part: i as u32,
+                        parts,
+                        attempts: 0,
+                    });
+                }
+                tx.execute(
+                    "UPDATE inbound SET state = 'answered' WHERE bot = ?1 AND message_id = ?2",
+                    params![inb.bot, inb.message_id],
+                )?;
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Pending outbox entries (all bots when `bot` is `None`), oldest first.
+    pub async fn pending_replies(
+        &self,
+        bot: Option<&str>,
+    ) -> Result<Vec<OutboundReply>, StoreError> {
+        let bot = bot.map(str::to_owned);
+        self.run(move |c| {
+            let mut st = c.prepare(
+                "SELECT id, bot, scene, reply_to, text, markdown, part, parts, attempts
+                 FROM replies WHERE state = 'pending' AND (?1 IS NULL OR bot = ?1) ORDER BY id",
+            )?;
+            let rows = st.query_map(params![bot], row_to_reply)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(r??);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Every outbox entry answering `(bot, message_id)`, in order.
+    pub async fn replies_to(
+        &self,
+        bot: &str,
+        message_id: &str,
+    ) -> Result<Vec<ReplyRecord>, StoreError> {
+        let (bot, id) = (bot.to_owned(), message_id.to_owned());
+        self.run(move |c| {
+            let mut st = c.prepare(
+                "SELECT id, bot, scene, reply_to, text, markdown, part, parts, attempts,
+                        state, response_id, error
+                 FROM replies WHERE bot = ?1 AND reply_to = ?2 ORDER BY part",
+            )?;
+            let rows = st.query_map(params![bot, id], |r| {
+                let reply = row_to_reply(r)?;
+                Ok((reply, r.get::<_, String>(9)?, r.get(10)?, r.get(11)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (reply, state, response_id, error) = row?;
+                out.push(ReplyRecord {
+                    reply: reply?,
+                    state: ReplyState::parse(&state),
+                    response_id,
+                    error,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Counts a delivery attempt of an outbox entry (before sending it).
+    pub async fn mark_attempt(&self, id: i64) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE replies SET attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+                params![id, now_secs()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Marks an outbox entry sent, with the platform's response id.
+    pub async fn mark_sent(&self, id: i64, response_id: Option<String>) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE replies SET state = 'sent', response_id = ?2, updated_at = ?3
+                 WHERE id = ?1",
+                params![id, response_id, now_secs()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Marks an outbox entry failed (given up), with the reason.
+    pub async fn mark_failed(&self, id: i64, error: String) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE replies SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, error, now_secs()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Audits one tool call.
+    pub async fn record_tool_call(&self, rec: ToolCallRecord) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO tool_calls (bot, conversation, message_id, tool, arguments, ok,
+                 result, duration_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    rec.bot,
+                    rec.conversation,
+                    rec.message_id,
+                    rec.tool,
+                    rec.arguments,
+                    rec.ok,
+                    rec.result,
+                    rec.duration_ms as i64,
+                    now_secs()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Audited tool calls of a bot, oldest first: (tool, arguments, ok).
+    pub async fn tool_calls(&self, bot: &str) -> Result<Vec<ToolCallRecord>, StoreError> {
+        let bot = bot.to_owned();
+        self.run(move |c| {
+            let mut st = c.prepare(
+                "SELECT bot, conversation, message_id, tool, arguments, ok, result, duration_ms
+                 FROM tool_calls WHERE bot = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map(params![bot], |r| {
+                Ok(ToolCallRecord {
+                    bot: r.get(0)?,
+                    conversation: r.get(1)?,
+                    message_id: r.get(2)?,
+                    tool: r.get(3)?,
+                    arguments: r.get(4)?,
+                    ok: r.get(5)?,
+                    result: r.get(6)?,
+                    duration_ms: r.get::<_, i64>(7)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Appends to the `exec` audit log (append-only: the table refuses
+    /// updates and deletes).
+    pub async fn append_exec_audit(&self, e: ExecAuditEntry) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO exec_audit (bot, user, program, args, cwd, decision, exit_code,
+                 output, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    e.bot,
+                    e.user,
+                    e.program,
+                    e.args,
+                    e.cwd,
+                    e.decision,
+                    e.exit_code,
+                    e.output,
+                    e.created_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The `exec` audit log of a bot, oldest first.
+    pub async fn exec_audit(&self, bot: &str) -> Result<Vec<ExecAuditEntry>, StoreError> {
+        let bot = bot.to_owned();
+        self.run(move |c| {
+            let mut st = c.prepare(
+                "SELECT bot, user, program, args, cwd, decision, exit_code, output, created_at
+                 FROM exec_audit WHERE bot = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map(params![bot], |r| {
+                Ok(ExecAuditEntry {
+                    bot: r.get(0)?,
+                    user: r.get(1)?,
+                    program: r.get(2)?,
+                    args: r.get(3)?,
+                    cwd: r.get(4)?,
+                    decision: r.get(5)?,
+                    exit_code: r.get(6)?,
+                    output: r.get(7)?,
+                    created_at: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Adds one model call's tokens to `bot`'s usage for `day`.
+    pub async fn add_usage(
+        &self,
+        bot: &str,
+        day: &str,
+        provider: &str,
+        model: &str,
+        usage: crate::provider::Usage,
+    ) -> Result<(), StoreError> {
+        let (bot, day, provider, model) =
+            (bot.to_owned(), day.to_owned(), provider.to_owned(), model.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO usage_daily (bot, day, provider, model, input_tokens, output_tokens,
+                 calls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+                 ON CONFLICT (bot, day, provider, model) DO UPDATE SET
+                 input_tokens = input_tokens + excluded.input_tokens,
+                 output_tokens = output_tokens + excluded.output_tokens,
+                 calls = calls + 1",
+                params![
+                    bot,
+                    day,
+                    provider,
+                    model,
+                    usage.input_tokens as i64,
+                    usage.output_tokens as i64
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Usage rows (with cost from the price table) for `bot` (all bots when
+    /// `None`) between `from_day` and `to_day` inclusive (`YYYY-MM-DD`),
+    /// ordered by day, bot, provider, model. This is the dashboard's query.
+    pub async fn usage(
+        &self,
+        bot: Option<&str>,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let (bot, from, to) = (bot.map(str::to_owned), from_day.to_owned(), to_day.to_owned());
+        self.run(move |c| {
+            let mut st = c.prepare(
+                "SELECT u.bot, u.day, u.provider, u.model, u.input_tokens, u.output_tokens,
+                        u.calls, p.input_per_million, p.output_per_million, p.currency
+                 FROM usage_daily u LEFT JOIN prices p
+                   ON p.provider = u.provider AND p.model = u.model
+                 WHERE (?1 IS NULL OR u.bot = ?1) AND u.day >= ?2 AND u.day <= ?3
+                 ORDER BY u.day, u.bot, u.provider, u.model",
+            )?;
+            let rows = st.query_map(params![bot, from, to], |r| {
+                let input = r.get::<_, i64>(4)? as u64;
+                let output = r.get::<_, i64>(5)? as u64;
+                let price = match (r.get::<_, Option<f64>>(7)?, r.get::<_, Option<f64>>(8)?) {
+                    (Some(i), Some(o)) => Some(Price {
+                        input_per_million: i,
+                        output_per_million: o,
+                        currency: r.get(9)?,
+                    }),
+                    _ => None,
+                };
+                Ok(UsageRow {
+                    bot: r.get(0)?,
+                    day: r.get(1)?,
+                    provider: r.get(2)?,
+                    model: r.get(3)?,
+                    input_tokens: input,
+                    output_tokens: output,
+                    calls: r.get::<_, i64>(6)? as u64,
+                    cost: price.as_ref().map(|p| p.cost(input, output)),
+                    currency: price.map(|p| p.currency),
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Sets (or replaces) the price of a `(provider, model)`.
+    pub async fn set_price(
+        &self,
+        provider: &str,
+        model: &str,
+        price: Price,
+    ) -> Result<(), StoreError> {
+        let (provider, model) = (provider.to_owned(), model.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO prices (provider, model, input_per_million, output_per_million,
+                 currency) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (provider, model) DO UPDATE SET
+                 input_per_million = excluded.input_per_million,
+                 output_per_million = excluded.output_per_million,
+                 currency = excluded.currency",
+                params![
+                    provider,
+                    model,
+                    price.input_per_million,
+                    price.output_per_million,
+                    price.currency
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes the price of a `(provider, model)`.
+    pub async fn remove_price(&self, provider: &str, model: &str) -> Result<(), StoreError> {
+        let (provider, model) = (provider.to_owned(), model.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM prices WHERE provider = ?1 AND model = ?2",
+                params![provider, model],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The whole price table: `(provider, model, price)`.
+    pub async fn prices(&self) -> Result<Vec<(String, String, Price)>, StoreError> {
+        self.run(|c| {
+            let mut st = c.prepare(
+                "SELECT provider, model, input_per_million, output_per_million, currency
+                 FROM prices ORDER BY provider, model",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    Price {
+                        input_per_million: r.get(2)?,
+                        output_per_million: r.get(3)?,
+                        currency: r.get(4)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Deletes conversation history, inbound records, finished outbox entries
+    /// and tool-call audits older than `days` days (relative to `now`, Unix
+    /// seconds). Pending replies, usage totals and the `exec` audit log are
+    /// kept. Returns the number of history turns deleted.
+    pub async fn apply_retention(&self, days: u32, now: i64) -> Result<usize, StoreError> {
+        let cutoff = now - i64::from(days) * 86_400;
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let turns = tx.execute("DELETE FROM turns WHERE created_at < ?1", params![cutoff])?;
+            tx.execute(
+                "DELETE FROM inbound WHERE received_at < ?1 AND state != 'new'",
+                params![cutoff],
+            )?;
+            tx.execute(
+                "DELETE FROM replies WHERE created_at < ?1 AND state != 'pending'",
+                params![cutoff],
+            )?;
+            tx.execute("DELETE FROM tool_calls WHERE created_at < ?1", params![cutoff])?;
+            tx.commit()?;
+            Ok(turns)
+        })
+        .await
+    }
+
+    /// Appends a turn with an explicit time (imports, tests of retention).
+    pub async fn append_turn_at(
+        &self,
+        bot: &str,
+        conversation: &str,
+        role: TurnRole,
+        content: &str,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        let (bot, conv, content) = (bot.to_owned(), conversation.to_owned(), content.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO turns (bot, conversation, role, sender, content, created_at)
+                 VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+                params![bot, conv, role.as_str(), content, created_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+type ReplyRow = Result<OutboundReply, StoreError>;
+
+fn row_to_reply(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReplyRow> {
+    let scene: String = r.get(2)?;
+    let reply = serde_json::from_str::<Scene>(&scene)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+        .map(|scene| OutboundReply {
+            id: 0,
+            bot: String::new(),
+            scene,
+            reply_to_message_id: String::new(),
+            text: String::new(),
+            markdown: false,
+            part: 0,
+            parts: 0,
+            attempts: 0,
+        });
+    let Ok(mut reply) = reply else { return Ok(reply) };
+    reply.id = r.get(0)?;
+    reply.bot = r.get(1)?;
+    reply.reply_to_message_id = r.get(3)?;
+    reply.text = r.get(4)?;
+    reply.markdown = r.get(5)?;
+    reply.part = r.get(6)?;
+    reply.parts = r.get(7)?;
+    reply.attempts = r.get(8)?;
+    Ok(Ok(reply))
+}
+
+/// Brings the schema to [`schema_version`], one transaction per step.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let supported = schema_version();
+    if current > supported {
+        return Err(StoreError::TooNew { found: current, supported });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "store schema migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_roll_over_at_midnight_beijing_time() {
+        // 2024-02-29T15:59:59Z is 23:59:59 in Beijing; a second later it is March.
+        assert_eq!(day_of(1_709_222_399), "2024-02-29");
+        assert_eq!(day_of(1_709_222_400), "2024-03-01");
+        assert_eq!(day_of(0), "1970-01-01");
+    }
+
+    #[test]
+    fn price_cost_is_per_million() {
+        let p = Price { input_per_million: 2.0, output_per_million: 8.0, currency: "CNY".into() };
+        assert!((p.cost(500_000, 250_000) - 3.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,391 @@
+//! The whole `pincer` command line against the QQ and model-provider
+//! simulators, with a real OS keyring (the D-Bus session and gnome-keyring
+//! that `scripts/test.sh` starts): add a provider, add bots by AppID and by
+//! QR code, run, get an answer in QQ, read the status, stop, resume, and
+//! never leak a secret.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use pincer_qq::model::Intents;
+use pincer_sim::provider::ProviderSim;
+use pincer_sim::qq::{QqSim, QqSimConfig, SimApp};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pincer");
+const APP: &str = "4100001";
+const APP_SECRET: &str = "qq-secret-Z8v1kq0Pp3WcXy7e";
+const QR_APP: &str = "4100002";
+const QR_SECRET: &str = "qq-secret-bound-Hn2mR5tL9sD4";
+const API_KEY: &str = "sk-sim-7QfTgY2uI9oPaS3dF6hJ";
+
+struct Env {
+    home: tempfile::TempDir,
+    qq: QqSim,
+    model: ProviderSim,
+    captured: Vec<u8>,
+}
+
+impl Env {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("PINCER_HOME", self.home.path())
+            .env("LANG", "en_US.UTF-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs a command to completion with `stdin`; returns (success, stdout, stderr).
+    async fn run(&mut self, args: &[&str], stdin: &str) -> (bool, String, String) {
+        let mut child = self.cmd(args).spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("the command finishes")
+            .unwrap();
+        self.captured.extend_from_slice(&out.stdout);
+        self.captured.extend_from_slice(&out.stderr);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn wait_status(
+        &mut self,
+        what: &str,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(v) = tokio::time::timeout(Duration::from_secs(5), async {
+                let (ok, out, err) = self.run(&["status", "--json"], "").await;
+                (
+                    ok.then(|| serde_json::from_str::<serde_json::Value>(&out).ok()).flatten(),
+                    out + &err,
+                )
+            })
+            .await
+            {
+                let (v, text) = v;
+                last = text;
+                if let Some(v) = v {
+                    if f(&v) {
+                        return v;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("timed out waiting for {what}; last status: {last}");
+    }
+}
+
+fn bot<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["bots"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap()
+}
+
+async fn stop(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("pincer run stops within 5 s of SIGTERM")
+        .unwrap()
+}
+
+fn grep_tree(dir: &Path, needles: &[&str]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                let text = String::from_utf8_lossy(&bytes);
+                for n in needles {
+                    if text.contains(n) {
+                        hits.push(format!("{} contains {n}", p.display()));
+                    }
+                }
+            }
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_cli_flow_against_the_simulators() {
+    let qq = QqSim::start(QqSimConfig {
+        heartbeat_interval: Duration::from_millis(500),
+        ..QqSimConfig::default()
+    })
+    .await
+    .unwrap();
+    qq.add_app(SimApp {
+        app_id: APP.into(),
+        secret: APP_SECRET.into(),
+        granted_intents: Intents::GROUP_AND_C2C_EVENT,
+        markdown: false,
+    });
+    let model = ProviderSim::start().await.unwrap();
+    model.set_api_key(Some(API_KEY));
+    let mut env = Env { home: tempfile::tempdir().unwrap(), qq, model, captured: Vec::new() };
+    let qq_base = env.qq.api_base();
+    let token_url = env.qq.token_url();
+    let model_base = format!("{}/v1", env.model.base_url());
+
+    // Nothing runs yet.
+    let (ok, _, err) = env.run(&["status", "--json"], "").await;
+    assert!(!ok && err.contains("not running") && err.lines().count() == 1, "{err}");
+
+    // A provider, with its key from stdin.
+    let (ok, out, err) = env
+        .run(
+            &[
+                "provider",
+                "add",
+                "sim",
+                "--kind",
+                "openai",
+                "--base-url",
+                &model_base,
+                "--model",
+                "sim-model",
+            ],
+            API_KEY,
+        )
+        .await;
+    assert!(ok, "{out}{err}");
+
+    // An unknown provider and a wrong AppSecret: one clear line each, nothing saved.
+    let args = [
+        "bot",
+        "add",
+        "xiaoqian",
+        "--app-id",
+        APP,
+        "--api-base",
+        &qq_base,
+        "--token-url",
+        &token_url,
+    ];
+    let (ok, _, err) = env.run(&[&args[..], &["--provider", "nope"]].concat(), APP_SECRET).await;
+    assert!(!ok && err.contains("unknown provider nope") && err.lines().count() == 1, "{err}");
+    let (ok, _, err) =
+        env.run(&[&args[..], &["--provider", "sim"]].concat(), "not-the-secret").await;
+    assert!(!ok && err.contains("AppSecret") && err.lines().count() == 1, "{err}");
+    let (_, out, _) = env.run(&["bot", "list", "--json"], "").await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["bots"],
+        serde_json::json!([])
+    );
+
+    // By AppID + AppSecret.
+    let (ok, out, err) = env.run(&[&args[..], &["--provider", "sim"]].concat(), APP_SECRET).await;
+    assert!(ok && out.contains("added bot xiaoqian"), "{out}{err}");
+
+    // By QR code: the simulator scans and confirms.
+    let bind_base = env.qq.bind_base();
+    let mut qr = env
+        .cmd(&[
+            "bot",
+            "add",
+            "scanned",
+            "--qr",
+            "--bind-base",
+            &bind_base,
+            "--api-base",
+            &qq_base,
+            "--token-url",
+            &token_url,
+            "--provider",
+            "sim",
+        ])
+        .spawn()
+        .unwrap();
+    drop(qr.stdin.take());
+    let task = loop {
+        if let Some(t) = env.qq.bind_tasks().first().cloned() {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(env.qq.bind_scan(&task));
+    let bound = SimApp {
+        app_id: QR_APP.into(),
+        secret: QR_SECRET.into(),
+        granted_intents: Intents::GROUP_AND_C2C_EVENT,
+        markdown: false,
+    };
+    assert!(env.qq.bind_confirm(&task, bound, "OWNER_OPENID"));
+    let out = tokio::time::timeout(Duration::from_secs(30), qr.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    env.captured.extend_from_slice(&out.stdout);
+    env.captured.extend_from_slice(&out.stderr);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, out, _) = env.run(&["bot", "list", "--json"], "").await;
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let scanned = list["bots"].as_array().unwrap().iter().find(|b| b["name"] == "scanned").unwrap();
+    assert_eq!(
+        (scanned["app_id"].as_str(), scanned["owner"].as_str()),
+        (Some(QR_APP), Some("OWNER_OPENID"))
+    );
+
+    // Run, and a QQ user gets an answer from the model.
+    let mut daemon = env.cmd(&["run", "--log-format", "json"]).spawn().unwrap();
+    let ready = env
+        .wait_status("both bots ready", |s| {
+            s["bots"]
+                .as_array()
+                .is_some_and(|b| b.len() == 2 && b.iter().all(|b| b["state"] == "ready"))
+        })
+        .await;
+    assert!(bot(&ready, "xiaoqian")["pairing_code"].as_str().is_some_and(|c| c.len() == 6));
+    assert!(bot(&ready, "scanned")["pairing_code"].is_null(), "a scanned bot has its owner");
+    let asked = env.qq.inject_c2c_message(APP, "USER_1", "你好，钳子");
+    let sends = env.qq.wait_for_sends(1, Duration::from_secs(20)).await;
+    assert_eq!(sends.len(), 1, "one reply");
+    assert_eq!(sends[0].msg_id, asked.msg_id);
+    assert_eq!(sends[0].body["content"], "echo: 你好，钳子");
+    let first = env.wait_status("heartbeats", |s| bot(s, "xiaoqian")["last_ack_at"].is_u64()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let later =
+        env.wait_status("the answer counted", |s| bot(s, "xiaoqian")["replies_out"] == 1).await;
+    let b = bot(&later, "xiaoqian");
+    assert!(
+        b["heartbeat_rtt_ms"].is_number()
+            && b["events_in"] == 1
+            && b["tokens_today"].as_u64() > Some(0),
+        "{b}"
+    );
+    assert!(
+        b["last_ack_at"].as_u64() >= bot(&first, "xiaoqian")["last_ack_at"].as_u64(),
+        "heartbeats advance"
+    );
+    for key in [
+        "name",
+        "app_id",
+        "state",
+        "since",
+        "last_close_code",
+        "explanation",
+        "heartbeat_rtt_ms",
+        "last_ack_at",
+        "resumes",
+        "identifies",
+        "events_in",
+        "replies_out",
+        "tokens_today",
+        "cost_today",
+    ] {
+        assert!(b.get(key).is_some(), "status has {key}");
+    }
+
+    // SIGTERM: drains, saves the sessions, exits 0.
+    let status = stop(&mut daemon).await;
+    assert!(status.success(), "{status:?}");
+    let out = daemon.wait_with_output().await.unwrap();
+    env.captured.extend_from_slice(&out.stdout);
+    env.captured.extend_from_slice(&out.stderr);
+
+    // The next start resumes the gateway session.
+    let resumes_before = env.qq.resumes(APP);
+    let mut daemon = env.cmd(&["run"]).spawn().unwrap();
+    env.wait_status("ready again", |s| {
+        s["bots"].as_array().is_some_and(|b| b.iter().all(|b| b["state"] == "ready"))
+    })
+    .await;
+    assert!(env.qq.resumes(APP) > resumes_before, "resumed, not re-identified");
+    assert!(stop(&mut daemon).await.success());
+    let out = daemon.wait_with_output().await.unwrap();
+    env.captured.extend_from_slice(&out.stdout);
+    env.captured.extend_from_slice(&out.stderr);
+
+    // No secret anywhere: config, data, logs, and everything printed.
+    let secrets = [APP_SECRET, QR_SECRET, API_KEY];
+    let hits = grep_tree(env.home.path(), &secrets);
+    assert!(hits.is_empty(), "{hits:?}");
+    let captured = String::from_utf8_lossy(&env.captured);
+    for s in secrets {
+        assert!(!captured.contains(s), "{s} was printed");
+    }
+    assert!(std::fs::read_to_string(env.home.path().join("logs/pincer.log"))
+        .unwrap()
+        .contains("running"));
+}
+
+#[tokio::test]
+async fn without_a_keyring_or_a_writable_home_the_error_says_what_to_do() {
+    let qq = QqSim::start(QqSimConfig::default()).await.unwrap();
+    qq.add_app(SimApp {
+        app_id: "9".into(),
+        secret: "nine-secret".into(),
+        granted_intents: Intents::GROUP_AND_C2C_EVENT,
+        markdown: false,
+    });
+    let home = tempfile::tempdir().unwrap();
+    let api = qq.api_base();
+    let token = qq.token_url();
+    let out = Command::new(BIN)
+        .args([
+            "bot",
+            "add",
+            "nokeyring",
+            "--app-id",
+            "9",
+            "--api-base",
+            &api,
+            "--token-url",
+            &token,
+        ])
+        .env("PINCER_HOME", home.path())
+        .env("LANG", "C")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = out;
+    out.stdin.take().unwrap().write_all(b"nine-secret").await.unwrap();
+    let out = out.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("keyring") && err.contains("PINCER_SECRET_BOT_NOKEYRING_APP_SECRET"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!std::fs::read_to_string(home.path().join("config.toml"))
+        .unwrap_or_default()
+        .contains("nokeyring"));
+
+    // PINCER_HOME under a regular file: not creatable, even for root.
+    let blocker = home.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = Command::new(BIN)
+        .args(["bot", "list"])
+        .env("PINCER_HOME", blocker.join("home"))
+        .env("LANG", "C")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("PINCER_HOME") && err.lines().count() == 1,
+        "{err}"
+    );
+}

@@ -1,0 +1,289 @@
+//! One QQ bot's connection as the runtime runs it: credentials checked up
+//! front, shards planned from `/gateway/bot`, gateway sessions saved so the
+//! next start resumes, the reply ledger on disk, and every shard's dispatches
+//! merged into one stream.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pincer_qq::gateway::{plan_shards, Session, Shard, ShardHandle, ShardHealth};
+use pincer_qq::http::{ApiError, RestClient, PRODUCTION_API_BASE, SANDBOX_API_BASE};
+use pincer_qq::model::{BotUser, Dispatch};
+use pincer_qq::outbound::Replier;
+use pincer_qq::reply::{ReplyLedger, ReplyPolicy};
+use pincer_qq::token::{Credentials, Secret, TokenManager, DEFAULT_TOKEN_URL};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{BotConfig, QqEnvironment};
+
+/// A saved gateway session older than this is not resumed: the platform's
+/// resume window is "shortly after the disconnect" (OpenClaw uses 5 min).
+pub const SESSION_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// How often a running connection saves its gateway sessions (at most).
+const SESSION_SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a bot could not connect. Each says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// QQ refused the credentials or the bot, or could not be reached.
+    #[error("bot {bot}: {source}")]
+    Qq {
+        /// Bot name.
+        bot: String,
+        /// What QQ said.
+        #[source]
+        source: ApiError,
+    },
+    /// The session-start quota is used up.
+    #[error("bot {bot}: {detail}")]
+    Quota {
+        /// Bot name.
+        bot: String,
+        /// What to do.
+        detail: String,
+        /// The same in Chinese.
+        detail_zh: String,
+    },
+    /// The bot's data folder could not be used.
+    #[error("bot {bot}: cannot use {path}: {source}")]
+    Storage {
+        /// Bot name.
+        bot: String,
+        /// The folder or file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ConnectError {
+    /// The same in Chinese.
+    pub fn explain_zh(&self) -> String {
+        match self {
+            Self::Qq { bot, source } => format!("机器人 {bot}：{}", source.explain_zh()),
+            Self::Quota { bot, detail_zh, .. } => format!("机器人 {bot}：{detail_zh}"),
+            Self::Storage { bot, path, source } => {
+                format!("机器人 {bot}：无法使用 {}：{source}", path.display())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedSession {
+    session: Session,
+    saved_at_unix: u64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn session_path(dir: &Path, shard: u32) -> PathBuf {
+    dir.join(format!("gateway-session-{shard}.json"))
+}
+
+/// The saved session of `shard`, unless missing, unreadable or stale.
+fn load_session(dir: &Path, shard: u32) -> Option<Session> {
+    let text = std::fs::read_to_string(session_path(dir, shard)).ok()?;
+    let saved: SavedSession = serde_json::from_str(&text).ok()?;
+    let age = unix_now().saturating_sub(saved.saved_at_unix);
+    (age <= SESSION_MAX_AGE.as_secs()).then_some(saved.session)
+}
+
+fn save_session(dir: &Path, shard: u32, session: &Session) -> std::io::Result<()> {
+    let saved = SavedSession { session: session.clone(), saved_at_unix: unix_now() };
+    let path = session_path(dir, shard);
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&saved).expect("serialises"))?;
+    std::fs::rename(tmp, path)
+}
+
+/// One dispatch for the runtime to handle. The shard it came from fetches
+/// its next dispatch only after this one is [`done`](Self::done) (or
+/// dropped), so the session saved on disk never moves past a dispatch that
+/// was not handled: a killed process gets it again on resume.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The dispatch.
+    pub dispatch: Dispatch,
+    done: oneshot::Sender<()>,
+}
+
+impl Delivery {
+    /// Marks the dispatch as handled (stored durably by the consumer).
+    pub fn done(self) {
+        let _ = self.done.send(());
+    }
+}
+
+/// A connected QQ bot.
+#[derive(Debug)]
+pub struct QqConnection {
+    name: String,
+    user: BotUser,
+    replier: Arc<Replier>,
+    shards: Vec<ShardHandle>,
+    health: Vec<watch::Receiver<ShardHealth>>,
+    pumps: Vec<JoinHandle<Option<Session>>>,
+    saver: JoinHandle<()>,
+    dir: PathBuf,
+}
+
+impl QqConnection {
+    /// Checks the credentials (a token and `/users/@me`), plans the shards,
+    /// and starts them — resuming sessions saved in `data_dir` by an earlier
+    /// run. Dispatches of all shards arrive on the returned receiver; mark
+    /// each [`Delivery::done`] once it is handled.
+    pub async fn connect(
+        bot: &BotConfig,
+        secret: Secret,
+        data_dir: &Path,
+        http: reqwest::Client,
+    ) -> Result<(QqConnection, mpsc::Receiver<Delivery>), ConnectError> {
+        let dir = data_dir.join("bots").join(&bot.name);
+        let storage = |source, path: &Path| ConnectError::Storage {
+            bot: bot.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| storage(e, &dir))?;
+
+        let token_url = bot.token_url.clone().unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
+        let api_base = bot.api_base.clone().unwrap_or_else(|| {
+            match bot.environment {
+                QqEnvironment::Production => PRODUCTION_API_BASE,
+                QqEnvironment::Sandbox => SANDBOX_API_BASE,
+            }
+            .to_owned()
+        });
+        let tokens = Arc::new(TokenManager::new(
+            http.clone(),
+            token_url,
+            Credentials { app_id: bot.app_id.clone(), secret },
+        ));
+        let rest = RestClient::new(http, api_base, tokens.clone());
+        let qq = |source| ConnectError::Qq { bot: bot.name.clone(), source };
+        // Fail fast with QQ's own words on a wrong secret or a banned bot.
+        let user = rest.me().await.map_err(qq)?;
+        let gateway = rest.gateway_bot().await.map_err(qq)?;
+        let plan = plan_shards(&gateway, None).map_err(|e| ConnectError::Quota {
+            bot: bot.name.clone(),
+            detail: e.to_string(),
+            detail_zh: e.explain_zh(),
+        })?;
+
+        let ledger_path = dir.join("reply-ledger.json");
+        let ledger = ReplyLedger::open(&ledger_path, ReplyPolicy::default())
+            .await
+            .map_err(|e| storage(e, &ledger_path))?;
+        let replier = Arc::new(Replier::new(rest, Arc::new(ledger)));
+
+        let (tx, rx) = mpsc::channel(1024);
+        let mut shards = Vec::new();
+        let mut health = Vec::new();
+        let mut pumps = Vec::new();
+        for id in 0..plan.shard_count {
+            let mut config = plan.shard_config(id, bot.intents);
+            config.session = load_session(&dir, id);
+            let mut shard = Shard::spawn(config, tokens.clone());
+            shards.push(shard.handle());
+            health.push(shard.health());
+            let tx = tx.clone();
+            pumps.push(tokio::spawn(async move {
+                while let Some(dispatch) = shard.next_event().await {
+                    let (done, handled) = oneshot::channel();
+                    if tx.send(Delivery { dispatch, done }).await.is_err() {
+                        break;
+                    }
+                    // Dropped without `done` counts as handled too.
+                    let _ = handled.await;
+                }
+                shard.shutdown().await
+            }));
+        }
+        let saver = tokio::spawn(save_sessions(dir.clone(), shards.clone()));
+        tracing::info!(bot = %bot.name, shards = plan.shard_count, "QQ bot connecting");
+        Ok((
+            QqConnection {
+                name: bot.name.clone(),
+                user,
+                replier,
+                shards,
+                health,
+                pumps,
+                saver,
+                dir,
+            },
+            rx,
+        ))
+    }
+
+    /// The bot's name in Pincer.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bot user QQ reported.
+    pub fn user(&self) -> &BotUser {
+        &self.user
+    }
+
+    /// Sends replies (passive-reply rules, splitting, markdown fallback).
+    pub fn replier(&self) -> Arc<Replier> {
+        self.replier.clone()
+    }
+
+    /// Health of each shard.
+    pub fn health(&self) -> &[watch::Receiver<ShardHealth>] {
+        &self.health
+    }
+
+    /// Stops every shard and saves their sessions, so that the next
+    /// [`connect`](Self::connect) resumes where this one stopped.
+    pub async fn shutdown(self) {
+        self.saver.abort();
+        for handle in &self.shards {
+            handle.shutdown();
+        }
+        for (id, pump) in self.pumps.into_iter().enumerate() {
+            if let Ok(Some(session)) = pump.await {
+                if let Err(e) = save_session(&self.dir, id as u32, &session) {
+                    tracing::warn!(bot = %self.name, error = %e, "cannot save the gateway session");
+                }
+            }
+        }
+    }
+}
+
+/// Saves each shard's session at most once a second while it changes, so
+/// that even a killed process resumes.
+async fn save_sessions(dir: PathBuf, shards: Vec<ShardHandle>) {
+    let mut last: Vec<Option<Session>> = vec![None; shards.len()];
+    let mut tick = tokio::time::interval(SESSION_SAVE_EVERY);
+    loop {
+        tick.tick().await;
+        for (id, handle) in shards.iter().enumerate() {
+            let current = handle.session();
+            if current.is_some() && current != last[id] {
+                let session = current.clone().expect("checked");
+                let dir = dir.clone();
+                let saved =
+                    tokio::task::spawn_blocking(move || save_session(&dir, id as u32, &session))
+                        .await
+                        .map_err(std::io::Error::other)
+                        .and_then(|r| r);
+                if let Err(e) = saved {
+                    tracing::warn!(error = %e, "cannot save the gateway session");
+                }
+                last[id] = current;
+            }
+        }
+    }
+}

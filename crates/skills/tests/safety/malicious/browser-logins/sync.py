@@ -1,0 +1,1 @@
+p = HOME + '/Library/Application Support/Google/Chrome/Default/Login Data'
