@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs Pincer as far as it is built today: the QQ connector as an echo bot,
+# Runs Pincer. With arguments, they go to the `pincer` command line
+# (`scripts/run.sh bot add mybot --qr`, `scripts/run.sh run`, …). Without
+# arguments, a demo that needs no account: the QQ connector as an echo bot
 # against the built-in QQ simulator (type as a QQ user), or against the real
 # QQ platform when PINCER_QQ_APP_ID and PINCER_SECRET_QQ_APP_SECRET are set.
 # Installs the system packages it needs on Debian/Ubuntu.
@@ -12,4 +14,7 @@ if ! command -v cargo >/dev/null; then
   echo "Pincer 使用 Rust 构建（1.85 或更新）。请先从 https://rustup.rs 安装，然后重新运行。" >&2
   exit 1
 fi
-exec cargo run --locked --release -q -p pincer-qq --example echo_bot -- "$@"
+if [ $# -gt 0 ]; then
+  exec cargo run --locked --release -q -p pincer-cli -- "$@"
+fi
+exec cargo run --locked --release -q -p pincer-qq --example echo_bot

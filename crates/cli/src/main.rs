@@ -5,6 +5,7 @@ mod bot;
 mod daemon;
 mod lang;
 mod provider;
+mod skills;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ enum Command {
     /// Add model providers.
     #[command(subcommand)]
     Provider(provider::ProviderCommand),
+    /// Check skills.
+    #[command(subcommand)]
+    Skills(skills::SkillsCommand),
     /// Run every enabled bot in the foreground until SIGINT/SIGTERM.
     Run {
         /// Log format on stderr and in the log file.
@@ -46,6 +50,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bot(cmd) => bot::run(cmd).await,
         Command::Provider(cmd) => provider::run(cmd).await,
+        Command::Skills(cmd) => skills::run(cmd),
         Command::Run { log_format } => daemon::run(log_format).await,
         Command::Status { json } => daemon::status(json).await,
     };

@@ -352,6 +352,7 @@ impl BotRun {
         if let Err((zh, en)) = self.register_agent() {
             return self.set(Phase::Fatal { zh, en });
         }
+        self.seed_price().await;
         if self.config.owner.is_none() {
             let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
             tracing::info!(bot = %name, "pairing code for the bot's owner: {code}");
@@ -404,6 +405,32 @@ impl BotRun {
             if let Some(fatal) = health.iter().find_map(|h| h.fatal.clone()) {
                 return self.set(Phase::Fatal { zh: fatal.zh, en: fatal.en });
             }
+        }
+    }
+
+    /// Gives the bot's model the preset's default price, unless the user set
+    /// one, so that "cost today" means something from the first message.
+    async fn seed_price(&self) {
+        let config = self.inner.config.lock().expect("config lock").clone();
+        let Some(pid) = self.config.provider.as_deref() else { return };
+        let Some(provider) = config.provider(pid) else { return };
+        let Some(preset) = provider.preset.as_deref().and_then(presets::preset) else { return };
+        let model = self.config.model.clone().unwrap_or_else(|| provider.model.clone());
+        let store = self.inner.engine.store();
+        let known = store.prices().await.unwrap_or_default();
+        if known.iter().any(|(p, m, _)| p == pid && *m == model) {
+            return;
+        }
+        let price = pincer_agent::Price {
+            input_per_million: preset.price.input_per_million,
+            output_per_million: preset.price.output_per_million,
+            currency: match preset.price.currency {
+                presets::Currency::Cny => "CNY".into(),
+                presets::Currency::Usd => "USD".into(),
+            },
+        };
+        if let Err(e) = store.set_price(pid, &model, price).await {
+            tracing::warn!(error = %e, "cannot store the model's default price");
         }
     }
 
