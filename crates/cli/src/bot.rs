@@ -2,15 +2,13 @@
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use pincer_qq::bind::{BindClient, BindProgress};
-use pincer_qq::http::{RestClient, PRODUCTION_API_BASE, SANDBOX_API_BASE};
-use pincer_qq::token::{Credentials, TokenManager, DEFAULT_TOKEN_URL};
 use pincer_runtime::config::{BotConfig, Config, QqEnvironment, MAX_BOTS_PER_QQ_ACCOUNT};
 use pincer_runtime::paths::PincerPaths;
+use pincer_runtime::qq_connection;
 use pincer_runtime::secrets::{Secret, SecretName, Secrets};
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +31,16 @@ pub enum BotCommand {
     },
     /// Remove a bot and its AppSecret (its conversations stay on disk).
     Remove {
+        /// The bot's name.
+        name: String,
+    },
+    /// Pause a bot in the running Pincer (its connection closes until resumed).
+    Pause {
+        /// The bot's name.
+        name: String,
+    },
+    /// Resume a paused bot in the running Pincer.
+    Resume {
         /// The bot's name.
         name: String,
     },
@@ -135,9 +143,19 @@ pub fn read_secret(prompt: &str, optional: bool) -> anyhow::Result<Option<Secret
 
 pub async fn run(cmd: BotCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BotCommand::Add(args) => add(args).await,
+        BotCommand::Add(args) => {
+            let code = add(args).await?;
+            crate::daemon::notify_reload().await;
+            Ok(code)
+        }
         BotCommand::List { json } => list(json),
-        BotCommand::Remove { name } => remove(&name),
+        BotCommand::Remove { name } => {
+            let code = remove(&name)?;
+            crate::daemon::notify_reload().await;
+            Ok(code)
+        }
+        BotCommand::Pause { name } => crate::daemon::pause_resume(&name, true).await,
+        BotCommand::Resume { name } => crate::daemon::pause_resume(&name, false).await,
     }
 }
 
@@ -180,20 +198,9 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
 
     let environment = if args.sandbox { QqEnvironment::Sandbox } else { QqEnvironment::Production };
     // A live check: a token and the bot's own user, before anything is saved.
-    let api_base = args.api_base.clone().unwrap_or_else(|| {
-        match environment {
-            QqEnvironment::Production => PRODUCTION_API_BASE,
-            QqEnvironment::Sandbox => SANDBOX_API_BASE,
-        }
-        .to_owned()
-    });
-    let token_url = args.token_url.clone().unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
-    let tokens = Arc::new(TokenManager::new(
-        http.clone(),
-        token_url,
-        Credentials { app_id: app_id.clone(), secret: secret.clone() },
-    ));
-    let me = RestClient::new(http, api_base, tokens)
+    let endpoints =
+        qq_connection::endpoints(environment, args.api_base.as_deref(), args.token_url.as_deref());
+    let me = qq_connection::rest_client(http, endpoints, &app_id, secret.clone())
         .me()
         .await
         .map_err(|e| anyhow!(pick(e.explain_zh(), e.to_string())))?;
@@ -246,7 +253,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_progress(progress: BindProgress) {
+pub(crate) fn show_progress(progress: BindProgress) {
     match progress {
         BindProgress::QrReady { qr_url, .. } => {
             print_qr(&qr_url);

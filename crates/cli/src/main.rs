@@ -3,6 +3,8 @@
 
 mod bot;
 mod daemon;
+mod doctor;
+mod init;
 mod lang;
 mod provider;
 mod skills;
@@ -41,7 +43,27 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Then follow the event stream, like `pincer events`.
+        #[arg(long)]
+        watch: bool,
     },
+    /// Set up a bot step by step: connect QQ, name and persona, model,
+    /// skills. Scriptable: give the flags, and the AppSecret then the API key
+    /// on stdin, one per line.
+    Init(init::InitArgs),
+    /// Check the keyring, the config, each bot and provider (live), the
+    /// disk and the daemon; exits non-zero when a check fails.
+    Doctor {
+        /// Machine-readable output: `{"checks":[{"name","status","detail","hint"}]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running `pincer run` apply config.toml now (connections are
+    /// kept where only the model, persona or skills changed).
+    Reload,
+    /// Follow the running bots' events (status changes, messages, replies,
+    /// warnings), one JSON object per line.
+    Events,
 }
 
 #[tokio::main]
@@ -52,7 +74,15 @@ async fn main() -> ExitCode {
         Command::Provider(cmd) => provider::run(cmd).await,
         Command::Skills(cmd) => skills::run(cmd),
         Command::Run { log_format } => daemon::run(log_format).await,
-        Command::Status { json } => daemon::status(json).await,
+        Command::Status { json, watch: false } => daemon::status(json).await,
+        Command::Status { json, watch: true } => match daemon::status(json).await {
+            Ok(_) => daemon::events().await,
+            Err(e) => Err(e),
+        },
+        Command::Events => daemon::events().await,
+        Command::Reload => daemon::reload().await,
+        Command::Doctor { json } => doctor::run(json).await,
+        Command::Init(args) => init::run(args).await,
     };
     match result {
         Ok(code) => code,

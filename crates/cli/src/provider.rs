@@ -91,6 +91,7 @@ pub async fn run(cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
             });
             save_config(&paths, &config)?;
             println!("{}", pick(format!("已添加模型服务 {id}"), format!("added provider {id}")));
+            crate::daemon::notify_reload().await;
             Ok(ExitCode::SUCCESS)
         }
     }

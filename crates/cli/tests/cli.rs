@@ -4,7 +4,6 @@
 //! QR code, run, get an answer in QQ, read the status, stop, resume, and
 //! never leak a secret.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -12,7 +11,11 @@ use pincer_qq::model::Intents;
 use pincer_sim::provider::ProviderSim;
 use pincer_sim::qq::{QqSim, QqSimConfig, SimApp};
 use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+
+mod common;
+
+use common::{bot, grep_tree, stop};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pincer");
 const APP: &str = "4100001";
@@ -90,44 +93,10 @@ impl Env {
     }
 }
 
-fn bot<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    status["bots"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap()
-}
-
-async fn stop(child: &mut Child) -> std::process::ExitStatus {
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
-    tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .expect("pincer run stops within 5 s of SIGTERM")
-        .unwrap()
-}
-
-fn grep_tree(dir: &Path, needles: &[&str]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                let text = String::from_utf8_lossy(&bytes);
-                for n in needles {
-                    if text.contains(n) {
-                        hits.push(format!("{} contains {n}", p.display()));
-                    }
-                }
-            }
-        }
-    }
-    hits
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_cli_flow_against_the_simulators() {
     let qq = QqSim::start(QqSimConfig {
-        heartbeat_interval: Duration::from_millis(500),
+        heartbeat_interval: Duration::from_millis(1000),
         ..QqSimConfig::default()
     })
     .await
@@ -261,7 +230,7 @@ async fn the_whole_cli_flow_against_the_simulators() {
     assert_eq!(sends[0].msg_id, asked.msg_id);
     assert_eq!(sends[0].body["content"], "echo: 你好，钳子");
     let first = env.wait_status("heartbeats", |s| bot(s, "xiaoqian")["last_ack_at"].is_u64()).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let later =
         env.wait_status("the answer counted", |s| bot(s, "xiaoqian")["replies_out"] == 1).await;
     let b = bot(&later, "xiaoqian");

@@ -65,11 +65,20 @@ pub struct Settings {
     pub close_to_tray: bool,
     /// Conversation history older than this many days is deleted.
     pub retention_days: u32,
+    /// The skills registry (ClawHub API base); unset = `https://clawhub.ai`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_base: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { language: Language::ZhCn, autostart: false, close_to_tray: true, retention_days: 90 }
+        Self {
+            language: Language::ZhCn,
+            autostart: false,
+            close_to_tray: true,
+            retention_days: 90,
+            registry_base: None,
+        }
     }
 }
 
@@ -341,7 +350,8 @@ fn migrate(_value: &mut toml::Table, found: u32) -> Option<u32> {
 /// A copy of `value` without the keys [`Config`] does not know, and their paths.
 fn strip_unknown(value: &toml::Table, unknown: &mut Vec<String>) -> toml::Table {
     const TOP: &[&str] = &["version", "settings", "provider", "bot"];
-    const SETTINGS: &[&str] = &["language", "autostart", "close_to_tray", "retention_days"];
+    const SETTINGS: &[&str] =
+        &["language", "autostart", "close_to_tray", "retention_days", "registry_base"];
     const PROVIDER: &[&str] = &["id", "kind", "preset", "base_url", "model"];
     const BOT: &[&str] = &[
         "name",
@@ -451,8 +461,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let loaded = Config::load(&dir.path().join("none.toml")).unwrap();
         assert_eq!(loaded.config, Config::default());
-        let loaded = Config::parse("[settings]\nlanguage = \"en\"\n", Path::new("c.toml")).unwrap();
+        let loaded = Config::parse(
+            "[settings]\nlanguage = \"en\"\nregistry_base = \"http://127.0.0.1:1/\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
         assert_eq!(loaded.config.settings.language, Language::En);
+        assert_eq!(loaded.config.settings.registry_base.as_deref(), Some("http://127.0.0.1:1/"));
+        assert!(loaded.unknown_keys.is_empty());
         assert_eq!(loaded.config.version, CONFIG_VERSION);
     }
 

@@ -75,6 +75,38 @@ impl ConnectError {
     }
 }
 
+/// The QQ REST base and token URL of a bot: its overrides, else the
+/// defaults of its environment.
+pub fn endpoints(
+    environment: QqEnvironment,
+    api_base: Option<&str>,
+    token_url: Option<&str>,
+) -> (String, String) {
+    let api_base = api_base.map(str::to_owned).unwrap_or_else(|| {
+        match environment {
+            QqEnvironment::Production => PRODUCTION_API_BASE,
+            QqEnvironment::Sandbox => SANDBOX_API_BASE,
+        }
+        .to_owned()
+    });
+    (api_base, token_url.unwrap_or(DEFAULT_TOKEN_URL).to_owned())
+}
+
+/// A REST client for the bot `app_id` at the given endpoints.
+pub fn rest_client(
+    http: reqwest::Client,
+    (api_base, token_url): (String, String),
+    app_id: &str,
+    secret: Secret,
+) -> RestClient {
+    let tokens = Arc::new(TokenManager::new(
+        http.clone(),
+        token_url,
+        Credentials { app_id: app_id.to_owned(), secret },
+    ));
+    RestClient::new(http, api_base, tokens)
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedSession {
     session: Session,
@@ -155,20 +187,10 @@ impl QqConnection {
         };
         std::fs::create_dir_all(&dir).map_err(|e| storage(e, &dir))?;
 
-        let token_url = bot.token_url.clone().unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
-        let api_base = bot.api_base.clone().unwrap_or_else(|| {
-            match bot.environment {
-                QqEnvironment::Production => PRODUCTION_API_BASE,
-                QqEnvironment::Sandbox => SANDBOX_API_BASE,
-            }
-            .to_owned()
-        });
-        let tokens = Arc::new(TokenManager::new(
-            http.clone(),
-            token_url,
-            Credentials { app_id: bot.app_id.clone(), secret },
-        ));
-        let rest = RestClient::new(http, api_base, tokens.clone());
+        let endpoints =
+            endpoints(bot.environment, bot.api_base.as_deref(), bot.token_url.as_deref());
+        let rest = rest_client(http, endpoints, &bot.app_id, secret);
+        let tokens = rest.tokens().clone();
         let qq = |source| ConnectError::Qq { bot: bot.name.clone(), source };
         // Fail fast with QQ's own words on a wrong secret or a banned bot.
         let user = rest.me().await.map_err(qq)?;

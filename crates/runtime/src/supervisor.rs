@@ -1,6 +1,8 @@
-//! Runs every enabled bot: its QQ connection, its agent, and the pump that
-//! carries QQ events to the agent; restarts what fails, with backoff; pauses,
-//! resumes and stops bots; drains on shutdown; and reports one status per bot.
+//! Runs every enabled bot: its channel (the QQ connection), its agent, and
+//! the pump that carries inbound messages to the agent; restarts what fails,
+//! with backoff; pauses, resumes and stops bots; applies a changed config
+//! live; drains on shutdown; reports one status per bot and publishes every
+//! change on the [`EventBus`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,20 +11,20 @@ use std::time::{Duration, SystemTime};
 
 use pincer_agent::provider::presets::{self, ProviderConfig as AgentProvider};
 use pincer_agent::provider::ApiKey;
-use pincer_agent::qq_sink::QqReplySink;
-use pincer_agent::{BotConfig as AgentBot, Engine, EngineConfig, Inbound, ModelConfig, Store};
-use pincer_qq::gateway::{ShardHealth, ShardState};
-use pincer_qq::model::Event;
-use pincer_qq::outbound::ReplyTarget;
-use serde::Serialize;
+use pincer_agent::{
+    BotConfig as AgentBot, Engine, EngineConfig, Inbound, ModelConfig, OutboundReply, Scene, Store,
+};
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{BotConfig, Config, ProviderKind};
+use crate::channel::{Channel, ChannelHealth, ChannelState, Connector, QqConnector, RouterSink};
+use crate::config::{BotConfig, Config, ConfigError, ProviderKind};
+use crate::events::{scene_kind, EventBus, RuntimeEvent};
 use crate::paths::PincerPaths;
-use crate::qq_connection::{ConnectError, Delivery, QqConnection};
 use crate::secrets::{SecretName, Secrets};
+use crate::watchdog::ProcessStats;
 
 /// One bot's status, as `pincer status --json` prints it and the desktop
 /// app and tray show it.
@@ -66,23 +68,77 @@ pub struct BotStatus {
     pub pairing_code: Option<String>,
 }
 
+/// What a [`Supervisor::reload`] did, by bot name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// Added or enabled bots, now starting.
+    pub started: Vec<String>,
+    /// Removed or disabled bots, stopped.
+    pub stopped: Vec<String>,
+    /// Bots whose model, provider, persona, skills or lists changed:
+    /// re-registered with the agent, their connection kept.
+    pub updated: Vec<String>,
+    /// Bots whose QQ settings (AppID, environment, endpoints, intents)
+    /// changed: reconnected.
+    pub restarted: Vec<String>,
+    /// Bots the new config could not be applied to, with why.
+    pub failed: Vec<(String, String)>,
+}
+
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Lifecycle of one bot outside its shards.
+/// Lifecycle of one bot outside its channel.
 #[derive(Debug, Clone)]
 enum Phase {
     Connecting,
-    Running(Vec<watch::Receiver<ShardHealth>>),
+    Running(watch::Receiver<ChannelHealth>),
     Retrying { zh: String, en: String },
     Paused,
     Stopped,
     Fatal { zh: String, en: String },
 }
 
+/// The state a phase shows as.
+struct View {
+    state: &'static str,
+    since: SystemTime,
+    last_close_code: Option<u16>,
+    explanation: Option<(String, String)>,
+    health: Option<ChannelHealth>,
+}
+
+fn view(phase: &Phase, since: SystemTime) -> View {
+    let mut v =
+        View { state: "connecting", since, last_close_code: None, explanation: None, health: None };
+    match phase {
+        Phase::Connecting => {}
+        Phase::Paused => v.state = "paused",
+        Phase::Stopped => v.state = "stopped",
+        Phase::Retrying { zh, en } => {
+            v.state = "reconnecting";
+            v.explanation = Some((zh.clone(), en.clone()));
+        }
+        Phase::Fatal { zh, en } => {
+            v.state = "fatal";
+            v.explanation = Some((zh.clone(), en.clone()));
+        }
+        Phase::Running(health) => {
+            let h = health.borrow().clone();
+            v.state = h.state.as_str();
+            v.since = h.since;
+            v.last_close_code = h.last_close_code;
+            v.explanation = h.explanation.clone();
+            v.health = Some(h);
+        }
+    }
+    v
+}
+
 struct BotSlot {
     config: BotConfig,
+    live: Arc<Mutex<BotConfig>>,
     phase: watch::Sender<(Phase, SystemTime)>,
     events_in: Arc<AtomicU64>,
     pairing_code: Arc<Mutex<Option<String>>>,
@@ -90,13 +146,25 @@ struct BotSlot {
     task: Option<JoinHandle<()>>,
 }
 
+impl BotSlot {
+    async fn stop(&mut self, phase: Phase) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.phase.send_replace((phase, SystemTime::now()));
+    }
+}
+
 struct Inner {
     paths: PincerPaths,
     config: Mutex<Config>,
     secrets: Secrets,
-    http: reqwest::Client,
+    connector: Arc<dyn Connector>,
     engine: Engine,
-    sink: Arc<QqReplySink>,
+    sink: Arc<RouterSink>,
+    events: EventBus,
+    process: Mutex<Option<watch::Receiver<ProcessStats>>>,
 }
 
 /// The bot supervisor.
@@ -114,29 +182,55 @@ pub enum SupervisorError {
     Store(String),
 }
 
+/// Settings whose change needs a new connection.
+fn connection_changed(a: &BotConfig, b: &BotConfig) -> bool {
+    a.app_id != b.app_id
+        || a.environment != b.environment
+        || a.api_base != b.api_base
+        || a.token_url != b.token_url
+        || a.intents != b.intents
+}
+
 impl Supervisor {
-    /// Opens the store, starts the agent, and starts every enabled bot.
+    /// Opens the store, starts the agent, and starts every enabled bot on QQ.
     pub async fn start(
         paths: PincerPaths,
         config: Config,
         secrets: Secrets,
     ) -> Result<Supervisor, SupervisorError> {
+        let connector = Arc::new(QqConnector::new(&paths.data_dir, reqwest::Client::new()));
+        Self::start_with(paths, config, secrets, connector).await
+    }
+
+    /// [`start`](Self::start) with another channel connector.
+    pub async fn start_with(
+        paths: PincerPaths,
+        config: Config,
+        secrets: Secrets,
+        connector: Arc<dyn Connector>,
+    ) -> Result<Supervisor, SupervisorError> {
         let store = Store::open(paths.data_dir.join("pincer.sqlite3"))
             .await
             .map_err(|e| SupervisorError::Store(e.to_string()))?;
-        let sink = Arc::new(QqReplySink::new());
+        let events = EventBus::new();
+        let sink = Arc::new(RouterSink::new(events.clone()));
         let engine = Engine::new(store, sink.clone(), EngineConfig::default());
         let inner = Arc::new(Inner {
             paths,
             config: Mutex::new(config.clone()),
             secrets,
-            http: reqwest::Client::new(),
+            connector,
             engine,
             sink,
+            events,
+            process: Mutex::new(None),
         });
         let supervisor = Supervisor { inner, bots: tokio::sync::Mutex::new(HashMap::new()) };
-        for bot in config.bots.iter().filter(|b| b.enabled) {
-            supervisor.start_bot(bot.clone()).await;
+        {
+            let mut bots = supervisor.bots.lock().await;
+            for bot in config.bots.iter().filter(|b| b.enabled) {
+                supervisor.start_bot(&mut bots, bot.clone());
+            }
         }
         if let Err(e) = supervisor.inner.engine.start().await {
             tracing::error!(error = %e, "cannot resume pending replies");
@@ -144,9 +238,26 @@ impl Supervisor {
         Ok(supervisor)
     }
 
-    async fn start_bot(&self, config: BotConfig) {
-        let (phase, _) = watch::channel((Phase::Connecting, SystemTime::now()));
+    /// The event stream (status changes, messages, replies, warnings).
+    pub fn events(&self) -> EventBus {
+        self.inner.events.clone()
+    }
+
+    /// Reports these process figures in [`process_stats`](Self::process_stats).
+    pub fn set_process_stats(&self, stats: watch::Receiver<ProcessStats>) {
+        *self.inner.process.lock().expect("process lock") = Some(stats);
+    }
+
+    /// The latest process figures, when a watchdog runs.
+    pub fn process_stats(&self) -> Option<ProcessStats> {
+        self.inner.process.lock().expect("process lock").as_ref().map(|s| s.borrow().clone())
+    }
+
+    fn start_bot(&self, bots: &mut HashMap<String, BotSlot>, config: BotConfig) {
+        let (phase, phase_rx) = watch::channel((Phase::Connecting, SystemTime::now()));
+        tokio::spawn(report(config.name.clone(), phase_rx, self.inner.events.clone()));
         let mut slot = BotSlot {
+            live: Arc::new(Mutex::new(config.clone())),
             config: config.clone(),
             phase,
             events_in: Arc::new(AtomicU64::new(0)),
@@ -155,19 +266,24 @@ impl Supervisor {
             task: None,
         };
         self.spawn_bot(&mut slot);
-        self.bots.lock().await.insert(config.name.clone(), slot);
+        bots.insert(config.name.clone(), slot);
     }
 
-    fn spawn_bot(&self, slot: &mut BotSlot) {
-        slot.cancel = CancellationToken::new();
-        let run = BotRun {
+    fn bot_run(&self, slot: &BotSlot) -> BotRun {
+        BotRun {
             inner: self.inner.clone(),
             config: slot.config.clone(),
+            live: slot.live.clone(),
             phase: slot.phase.clone(),
             events_in: slot.events_in.clone(),
             pairing_code: slot.pairing_code.clone(),
             cancel: slot.cancel.clone(),
-        };
+        }
+    }
+
+    fn spawn_bot(&self, slot: &mut BotSlot) {
+        slot.cancel = CancellationToken::new();
+        let run = self.bot_run(slot);
         slot.task = Some(tokio::spawn(run.run()));
     }
 
@@ -176,11 +292,7 @@ impl Supervisor {
     pub async fn pause(&self, name: &str) -> bool {
         let mut bots = self.bots.lock().await;
         let Some(slot) = bots.get_mut(name) else { return false };
-        slot.cancel.cancel();
-        if let Some(task) = slot.task.take() {
-            let _ = task.await;
-        }
-        slot.phase.send_replace((Phase::Paused, SystemTime::now()));
+        slot.stop(Phase::Paused).await;
         true
     }
 
@@ -193,6 +305,85 @@ impl Supervisor {
         }
         self.spawn_bot(slot);
         true
+    }
+
+    /// Reads `config.toml` again and [`reload`](Self::reload)s it.
+    pub async fn reload_from_disk(&self) -> Result<ReloadReport, ConfigError> {
+        let loaded = Config::load(&self.inner.paths.config_file())?;
+        Ok(self.reload(loaded.config).await)
+    }
+
+    /// Applies a changed config without a restart. A bot whose QQ settings
+    /// are unchanged keeps its connection: a new model, provider, persona,
+    /// skills list or allow list re-registers it with the agent (also when
+    /// only its provider's entry changed). Added or enabled bots start;
+    /// removed or disabled ones stop; a paused bot stays paused.
+    pub async fn reload(&self, new: Config) -> ReloadReport {
+        let old =
+            std::mem::replace(&mut *self.inner.config.lock().expect("config lock"), new.clone());
+        let mut report = ReloadReport::default();
+        let mut bots = self.bots.lock().await;
+        let names: Vec<String> = bots.keys().cloned().collect();
+        for name in names {
+            let wanted = new.bot(&name).filter(|b| b.enabled).cloned();
+            let Some(wanted) = wanted else {
+                let mut slot = bots.remove(&name).expect("listed");
+                slot.stop(Phase::Stopped).await;
+                self.inner.engine.remove_bot(&slot.config.app_id);
+                self.inner.sink.remove(&slot.config.app_id);
+                report.stopped.push(name);
+                continue;
+            };
+            let slot = bots.get_mut(&name).expect("listed");
+            if connection_changed(&slot.config, &wanted) {
+                let paused = slot.task.is_none();
+                slot.stop(Phase::Stopped).await;
+                self.inner.engine.remove_bot(&slot.config.app_id);
+                self.inner.sink.remove(&slot.config.app_id);
+                slot.config = wanted.clone();
+                *slot.live.lock().expect("live lock") = wanted;
+                if paused {
+                    slot.phase.send_replace((Phase::Paused, SystemTime::now()));
+                } else {
+                    self.spawn_bot(slot);
+                }
+                report.restarted.push(name);
+                continue;
+            }
+            let provider =
+                |c: &Config| wanted.provider.as_deref().and_then(|p| c.provider(p)).cloned();
+            if slot.config != wanted || provider(&old) != provider(&new) {
+                // A pairing since the start set the owner in the file too.
+                slot.config = wanted.clone();
+                *slot.live.lock().expect("live lock") = wanted;
+                let run = self.bot_run(slot);
+                match run.register_agent() {
+                    Ok(()) => {
+                        run.seed_price().await;
+                        report.updated.push(name);
+                    }
+                    Err((_, en)) => {
+                        tracing::warn!(bot = %name, error = %en, "cannot apply the new config");
+                        report.failed.push((name, en));
+                    }
+                }
+            }
+        }
+        for bot in new.bots.iter().filter(|b| b.enabled) {
+            if !bots.contains_key(&bot.name) {
+                self.start_bot(&mut bots, bot.clone());
+                report.started.push(bot.name.clone());
+            }
+        }
+        drop(bots);
+        tracing::info!(?report, "config reloaded");
+        self.inner.events.send(RuntimeEvent::Reloaded {
+            started: report.started.clone(),
+            stopped: report.stopped.clone(),
+            updated: report.updated.clone(),
+            restarted: report.restarted.clone(),
+        });
+        report
     }
 
     /// The status of every bot, in config order.
@@ -233,26 +424,67 @@ impl Supervisor {
             slot.cancel.cancel();
         }
         for slot in bots.values_mut() {
-            if let Some(task) = slot.task.take() {
-                let _ = task.await;
-            }
-            slot.phase.send_replace((Phase::Stopped, SystemTime::now()));
+            slot.stop(Phase::Stopped).await;
         }
         drop(bots);
         self.inner.engine.shutdown().await;
     }
 }
 
+/// Publishes a [`RuntimeEvent::BotStatus`] each time the bot's state (or
+/// close code) changes, until the bot is dropped.
+async fn report(bot: String, mut phase: watch::Receiver<(Phase, SystemTime)>, events: EventBus) {
+    let mut last = None;
+    loop {
+        let (current, since) = phase.borrow_and_update().clone();
+        let mut health = match &current {
+            Phase::Running(h) => {
+                let mut h = h.clone();
+                h.borrow_and_update();
+                Some(h)
+            }
+            _ => None,
+        };
+        let v = view(&current, since);
+        let key = (v.state, v.last_close_code);
+        if last != Some(key) {
+            last = Some(key);
+            events.send(RuntimeEvent::BotStatus {
+                bot: bot.clone(),
+                state: v.state,
+                since: unix(v.since),
+                last_close_code: v.last_close_code,
+                explanation_zh: v.explanation.as_ref().map(|e| e.0.clone()),
+                explanation: v.explanation.map(|e| e.1),
+            });
+        }
+        match &mut health {
+            Some(h) => {
+                tokio::select! {
+                    r = phase.changed() => if r.is_err() { return },
+                    r = h.changed() => if r.is_err() && phase.changed().await.is_err() { return },
+                }
+            }
+            None => {
+                if phase.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 fn slot_status(slot: &BotSlot) -> BotStatus {
     let (phase, phase_since) = slot.phase.borrow().clone();
+    let v = view(&phase, phase_since);
     let mut status = BotStatus {
         name: slot.config.name.clone(),
         app_id: slot.config.app_id.clone(),
-        state: "connecting",
-        since: unix(phase_since),
-        last_close_code: None,
-        explanation: None,
-        explanation_zh: None,
+        state: v.state,
+        since: unix(v.since),
+        last_close_code: v.last_close_code,
+        explanation_zh: v.explanation.as_ref().map(|e| e.0.clone()),
+        explanation: v.explanation.map(|e| e.1),
         heartbeat_rtt_ms: None,
         heartbeat_rtts_ms: Vec::new(),
         last_ack_at: None,
@@ -264,68 +496,23 @@ fn slot_status(slot: &BotSlot) -> BotStatus {
         cost_today: 0.0,
         pairing_code: slot.pairing_code.lock().expect("pairing lock").clone(),
     };
-    match phase {
-        Phase::Connecting => {}
-        Phase::Paused => status.state = "paused",
-        Phase::Stopped => status.state = "stopped",
-        Phase::Retrying { zh, en } => {
-            status.state = "reconnecting";
-            status.explanation = Some(en);
-            status.explanation_zh = Some(zh);
-        }
-        Phase::Fatal { zh, en } => {
-            status.state = "fatal";
-            status.explanation = Some(en);
-            status.explanation_zh = Some(zh);
-        }
-        Phase::Running(shards) => {
-            // The worst shard speaks for the bot.
-            let healths: Vec<ShardHealth> = shards.iter().map(|h| h.borrow().clone()).collect();
-            let worst = healths.iter().max_by_key(|h| severity(h.state)).cloned();
-            if let Some(h) = worst {
-                status.state = h.state.as_str();
-                status.since = unix(h.since);
-                if let Some(fatal) = &h.fatal {
-                    status.explanation = Some(fatal.en.clone());
-                    status.explanation_zh = Some(fatal.zh.clone());
-                }
-                if let Some(close) = &h.last_close {
-                    status.last_close_code = close.code.map(|c| c.as_u16());
-                    if status.explanation.is_none() {
-                        status.explanation = Some(close.explain_en().to_owned());
-                        status.explanation_zh = Some(close.explain_zh().to_owned());
-                    }
-                }
-            }
-            for h in &healths {
-                status.resumes += h.resumes;
-                status.identifies += h.identifies;
-            }
-            if let Some(first) = healths.first() {
-                status.heartbeat_rtt_ms = first.latest_rtt().map(|d| d.as_secs_f64() * 1000.0);
-                status.heartbeat_rtts_ms =
-                    first.heartbeat_rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-                status.last_ack_at = first.last_heartbeat_ack.map(unix);
-            }
-        }
+    if let Some(h) = v.health {
+        status.heartbeat_rtt_ms = h.keepalive_rtts_ms.last().copied();
+        status.heartbeat_rtts_ms = h.keepalive_rtts_ms;
+        status.last_ack_at = h.last_keepalive_at.map(unix);
+        status.resumes = h.resumes;
+        status.identifies = h.identifies;
     }
     status
-}
-
-fn severity(state: ShardState) -> u8 {
-    match state {
-        ShardState::Ready => 0,
-        ShardState::Identifying | ShardState::Resuming | ShardState::Connecting => 1,
-        ShardState::Reconnecting => 2,
-        ShardState::Stopped => 3,
-        _ => 4,
-    }
 }
 
 /// One bot's run: connect, pump, reconnect after failures, until cancelled.
 struct BotRun {
     inner: Arc<Inner>,
+    /// The config the run started with (its connection settings).
     config: BotConfig,
+    /// The current config, changed by reloads and pairing.
+    live: Arc<Mutex<BotConfig>>,
     phase: watch::Sender<(Phase, SystemTime)>,
     events_in: Arc<AtomicU64>,
     pairing_code: Arc<Mutex<Option<String>>>,
@@ -363,21 +550,16 @@ impl BotRun {
             self.set(Phase::Connecting);
             let connected = tokio::select! {
                 _ = self.cancel.cancelled() => return,
-                c = QqConnection::connect(&self.config, secret.clone(), &self.inner.paths.data_dir, self.inner.http.clone()) => c,
+                c = self.inner.connector.connect(&self.config, secret.clone()) => c,
             };
-            let (connection, mut rx) = match connected {
+            let (channel, mut rx) = match connected {
                 Ok(ok) => ok,
                 Err(e) => {
-                    let transient = match &e {
-                        ConnectError::Qq { source, .. } => source.is_retryable(),
-                        ConnectError::Quota { .. } => true,
-                        _ => false,
-                    };
-                    if !transient {
-                        return self.set(Phase::Fatal { zh: e.explain_zh(), en: e.to_string() });
+                    if !e.transient {
+                        return self.set(Phase::Fatal { zh: e.zh, en: e.en });
                     }
                     failures += 1;
-                    self.set(Phase::Retrying { zh: e.explain_zh(), en: e.to_string() });
+                    self.set(Phase::Retrying { zh: e.zh, en: e.en });
                     let delay = Duration::from_secs((1u64 << failures.min(6)).min(60));
                     tokio::select! {
                         _ = self.cancel.cancelled() => return,
@@ -386,24 +568,26 @@ impl BotRun {
                 }
             };
             failures = 0;
-            self.inner.sink.insert(self.config.app_id.clone(), connection.replier());
-            self.set(Phase::Running(connection.health().to_vec()));
+            self.inner.sink.insert(&self.config.app_id, &name, channel.sink());
+            self.set(Phase::Running(channel.health()));
             loop {
                 let delivery = tokio::select! {
                     _ = self.cancel.cancelled() => None,
                     d = rx.recv() => d,
                 };
                 let Some(delivery) = delivery else { break };
-                self.handle(&connection, delivery).await;
+                self.handle(channel.as_ref(), delivery).await;
             }
-            let health: Vec<ShardHealth> =
-                connection.health().iter().map(|h| h.borrow().clone()).collect();
-            connection.shutdown().await;
+            let health = channel.health().borrow().clone();
+            channel.shutdown().await;
             if self.cancel.is_cancelled() {
                 return;
             }
-            if let Some(fatal) = health.iter().find_map(|h| h.fatal.clone()) {
-                return self.set(Phase::Fatal { zh: fatal.zh, en: fatal.en });
+            if health.state == ChannelState::Fatal {
+                let (zh, en) = health.explanation.unwrap_or_else(|| {
+                    ("连接已被平台关闭。".into(), "the platform closed the connection".into())
+                });
+                return self.set(Phase::Fatal { zh, en });
             }
         }
     }
@@ -488,52 +672,56 @@ impl BotRun {
             ));
         }
         bot.workspace = workspace;
+        crate::skills::apply(&self.inner.paths, &self.inner.secrets, &self.config, &mut bot);
         self.inner.engine.add_bot(bot);
         Ok(())
     }
 
-    async fn handle(&self, connection: &QqConnection, delivery: Delivery) {
-        let event = &delivery.dispatch.event;
-        if event.message_id().is_some() {
-            self.events_in.fetch_add(1, Ordering::Relaxed);
+    async fn handle(&self, channel: &dyn Channel, delivery: crate::channel::InboundDelivery) {
+        let inbound = delivery.inbound;
+        self.events_in.fetch_add(1, Ordering::Relaxed);
+        self.inner.events.send(RuntimeEvent::MessageIn {
+            bot: self.config.name.clone(),
+            scene: scene_kind(&inbound.scene),
+            target: inbound.scene.target_id().to_owned(),
+            sender: inbound.scene.sender().to_owned(),
+            text: inbound.text.clone(),
+        });
+        if self.try_pair(channel, &inbound).await {
+            return delivery.ack.done();
         }
-        if self.try_pair(connection, event).await {
-            return delivery.done();
-        }
-        if let Some(inbound) = Inbound::from_event(self.config.app_id.clone(), event) {
-            if self.allowed(&inbound) {
-                if let Err(e) = self.inner.engine.submit(inbound).await {
-                    tracing::warn!(bot = %self.config.name, error = %e, "the agent did not take a message");
-                }
+        if self.allowed(&inbound) {
+            if let Err(e) = self.inner.engine.submit(inbound).await {
+                tracing::warn!(bot = %self.config.name, error = %e, "the agent did not take a message");
             }
         }
-        delivery.done();
+        delivery.ack.done();
     }
 
     fn allowed(&self, inbound: &Inbound) -> bool {
-        use pincer_agent::Scene;
+        let live = self.live.lock().expect("live lock");
         match &inbound.scene {
             Scene::Group { group, .. } => {
-                self.config.allowed_groups.is_empty() || self.config.allowed_groups.contains(group)
+                live.allowed_groups.is_empty() || live.allowed_groups.contains(group)
             }
             Scene::C2c { user } => {
-                self.config.allowed_users.is_empty() || self.config.allowed_users.contains(user)
+                live.allowed_users.is_empty() || live.allowed_users.contains(user)
             }
             _ => true,
         }
     }
 
-    /// The first QQ user who sends the pairing code in a private chat becomes
+    /// The first user who sends the pairing code in a private chat becomes
     /// the owner (saved to the config).
-    async fn try_pair(&self, connection: &QqConnection, event: &Event) -> bool {
-        let Event::C2cMessageCreate(m) = event else { return false };
+    async fn try_pair(&self, channel: &dyn Channel, inbound: &Inbound) -> bool {
+        let Scene::C2c { user } = &inbound.scene else { return false };
         let code = self.pairing_code.lock().expect("pairing lock").clone();
         let Some(code) = code else { return false };
-        if m.content.trim() != code {
+        if inbound.text.trim() != code {
             return false;
         }
         *self.pairing_code.lock().expect("pairing lock") = None;
-        let owner = m.author.user_openid.clone();
+        let owner = user.clone();
         {
             let mut config = self.inner.config.lock().expect("config lock");
             if let Some(bot) = config.bots.iter_mut().find(|b| b.name == self.config.name) {
@@ -545,21 +733,32 @@ impl BotRun {
         }
         tracing::info!(bot = %self.config.name, "the bot has an owner now");
         let _ = self.register_agent_owner(&owner);
-        let reply = "配对成功：你现在是这个机器人的主人。\nPaired: you are this bot's owner now.";
-        if let Err(e) =
-            connection.replier().reply(&ReplyTarget::c2c(&owner, &m.id), reply, false).await
-        {
+        let reply = OutboundReply {
+            id: 0,
+            bot: self.config.app_id.clone(),
+            scene: inbound.scene.clone(),
+            reply_to_message_id: inbound.message_id.clone(),
+            text: "配对成功：你现在是这个机器人的主人。\nPaired: you are this bot's owner now."
+                .into(),
+            markdown: false,
+            part: 0,
+            parts: 1,
+            attempts: 0,
+        };
+        if let Err(e) = channel.sink().deliver(&reply).await {
             tracing::warn!(error = %e, "cannot confirm the pairing");
         }
         true
     }
 
     fn register_agent_owner(&self, owner: &str) -> Result<(), (String, String)> {
-        let mut config = self.config.clone();
+        let mut config = self.live.lock().expect("live lock").clone();
         config.owner = Some(owner.to_owned());
+        *self.live.lock().expect("live lock") = config.clone();
         BotRun {
             inner: self.inner.clone(),
             config,
+            live: self.live.clone(),
             phase: self.phase.clone(),
             events_in: self.events_in.clone(),
             pairing_code: self.pairing_code.clone(),
