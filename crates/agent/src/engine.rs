@@ -311,7 +311,7 @@ struct Job {
     kind: JobKind,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct RateState {
     times: VecDeque<Instant>,
     refused: bool,
@@ -396,16 +396,28 @@ impl Engine {
         &self.inner.store
     }
 
-    /// Registers (or replaces) a bot. Its status is reset.
+    /// Registers a bot, or replaces the config of a registered one (its
+    /// status, rate limits and cap notices carry over).
     pub fn add_bot(&self, config: BotConfig) {
         let id = config.id.clone();
+        let mut bots = self.inner.bots.write().unwrap_or_else(|p| p.into_inner());
+        // A new config for a known bot (a changed model, persona or skill set)
+        // keeps its counters, rate limits and cap notices: it is the same bot.
+        let (status, rate, cap_notified) = match bots.get(&id) {
+            Some(old) => (
+                old.status.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                old.rate.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                old.cap_notified.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            ),
+            None => Default::default(),
+        };
         let state = Arc::new(BotState {
             config,
-            status: Mutex::new(BotStatus::default()),
-            rate: Mutex::new(HashMap::new()),
-            cap_notified: Mutex::new(HashSet::new()),
+            status: Mutex::new(status),
+            rate: Mutex::new(rate),
+            cap_notified: Mutex::new(cap_notified),
         });
-        self.inner.bots.write().unwrap_or_else(|p| p.into_inner()).insert(id, state);
+        bots.insert(id, state);
     }
 
     /// Unregisters a bot; its queued messages are answered with the

@@ -213,6 +213,20 @@ async fn the_whole_cli_flow_against_the_simulators() {
         (Some(QR_APP), Some("OWNER_OPENID"))
     );
 
+    // A workspace skill of the bot's own, enabled next to a bundled one.
+    let hello = env.home.path().join("data/bots/xiaoqian/workspace/skills/hello");
+    std::fs::create_dir_all(&hello).unwrap();
+    let hello_md = |marker: &str| {
+        format!(
+            "---\nname: hello\ndescription: Greets people warmly ({marker}).\n---\nSay hello.\n"
+        )
+    };
+    std::fs::write(hello.join("SKILL.md"), hello_md("first version")).unwrap();
+    for skill in ["translate", "hello"] {
+        let (ok, out, err) = env.run(&["skills", "enable", skill, "--bot", "xiaoqian"], "").await;
+        assert!(ok, "{out}{err}");
+    }
+
     // Run, and a QQ user gets an answer from the model.
     let mut daemon = env.cmd(&["run", "--log-format", "json"]).spawn().unwrap();
     let ready = env
@@ -262,6 +276,64 @@ async fn the_whole_cli_flow_against_the_simulators() {
     ] {
         assert!(b.get(key).is_some(), "status has {key}");
     }
+
+    // A user-invocable skill as a QQ command: the model is told to follow it.
+    env.qq.inject_c2c_message(APP, "USER_1", "/translate good morning");
+    let sends = env.qq.wait_for_sends(2, Duration::from_secs(20)).await;
+    assert_eq!(sends.len(), 2);
+    let asked = env.model.requests().last().unwrap().body.to_string();
+    assert!(
+        asked.contains("invoked the skill `translate`") && asked.contains("good morning"),
+        "{asked}"
+    );
+    assert!(asked.contains("translate/SKILL.md"), "{asked}");
+
+    // Editing a skill applies while running, without reconnecting.
+    let identifies = env.qq.identifies(APP);
+    assert!(env.model.requests().last().unwrap().body.to_string().contains("first version"));
+    std::fs::write(hello.join("SKILL.md"), hello_md("second version")).unwrap();
+    let mut seen = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let before = env.model.requests().len();
+        env.qq.inject_c2c_message(APP, "USER_1", "hi again");
+        for _ in 0..40 {
+            if env.model.requests().len() > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if env.model.requests().last().unwrap().body.to_string().contains("second version") {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the edited skill reached the model's prompt");
+    assert_eq!(env.qq.identifies(APP), identifies, "no reconnect");
+
+    // Pairing: the first user who sends the code in a private chat owns the bot.
+    let code = bot(&ready, "xiaoqian")["pairing_code"].as_str().unwrap().to_owned();
+    env.qq.inject_c2c_message(APP, "USER_1", "123456x"); // not the code: goes to the model
+    env.qq.inject_c2c_message(APP, "OWNER_2", &code);
+    let paired_reply = async {
+        loop {
+            let sends = env.qq.sends();
+            if sends
+                .iter()
+                .any(|s| s.body["content"].as_str().is_some_and(|c| c.contains("Paired")))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), paired_reply).await.expect("pairing confirmed");
+    let paired = env.wait_status("paired", |s| bot(s, "xiaoqian")["pairing_code"].is_null()).await;
+    assert!(bot(&paired, "xiaoqian")["pairing_code"].is_null());
+    let (_, out, _) = env.run(&["bot", "list", "--json"], "").await;
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let xq = list["bots"].as_array().unwrap().iter().find(|b| b["name"] == "xiaoqian").unwrap();
+    assert_eq!(xq["owner"], "OWNER_2");
 
     // SIGTERM: drains, saves the sessions, exits 0.
     let status = stop(&mut daemon).await;

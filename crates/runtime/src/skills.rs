@@ -344,8 +344,8 @@ pub fn apply(
 
 /// Live update without reconnecting: recomputes the skills of `bot` onto `agent` (the
 /// config the bot was registered with) and re-registers it with the engine. Messages
-/// already queued keep their old snapshot; `Engine::add_bot` also resets the bot's status
-/// counters (rate limits, cap notices). Blocking (files and keyring).
+/// already queued keep their old snapshot; the bot's counters, rate limits and cap
+/// notices carry over. Blocking (files and keyring).
 pub fn refresh(
     engine: &Engine,
     paths: &PincerPaths,
@@ -396,4 +396,27 @@ pub async fn follow(
             Err(e) => tracing::warn!(bot = %bot.name, "recomputing skills failed: {e}"),
         }
     }
+}
+
+/// Turns a QQ message that starts with a user-invocable skill's `/name`
+/// (spec A.7: "users can force a skill with `/name` on channels") into an
+/// instruction for the model to follow that skill, keeping the rest of the
+/// message as the user's request. `None` when the message is no command of
+/// this bot (it then goes to the model as it is).
+pub fn expand_command(text: &str, skills: &BotSkills) -> Option<String> {
+    let rest = text.trim_start().strip_prefix('/')?;
+    let (name, request) = match rest.find(char::is_whitespace) {
+        Some(i) => (&rest[..i], rest[i..].trim()),
+        None => (rest, ""),
+    };
+    let command = skills.commands.iter().find(|c| c.command.eq_ignore_ascii_case(name))?;
+    let skill = skills.active.iter().find(|s| s.name == command.skill)?;
+    let location = skill.dir.join("SKILL.md");
+    Some(format!(
+        "The user invoked the skill `{}` with /{}. Read {} with the read tool and follow it for this request.\n\n{}",
+        skill.name,
+        command.command,
+        location.display(),
+        if request.is_empty() { "(no further text)" } else { request }
+    ))
 }

@@ -142,6 +142,7 @@ struct BotSlot {
     phase: watch::Sender<(Phase, SystemTime)>,
     events_in: Arc<AtomicU64>,
     pairing_code: Arc<Mutex<Option<String>>>,
+    skills: Arc<Mutex<crate::skills::BotSkills>>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -262,6 +263,7 @@ impl Supervisor {
             phase,
             events_in: Arc::new(AtomicU64::new(0)),
             pairing_code: Arc::new(Mutex::new(None)),
+            skills: Arc::default(),
             cancel: CancellationToken::new(),
             task: None,
         };
@@ -277,6 +279,7 @@ impl Supervisor {
             phase: slot.phase.clone(),
             events_in: slot.events_in.clone(),
             pairing_code: slot.pairing_code.clone(),
+            skills: slot.skills.clone(),
             cancel: slot.cancel.clone(),
         }
     }
@@ -516,6 +519,8 @@ struct BotRun {
     phase: watch::Sender<(Phase, SystemTime)>,
     events_in: Arc<AtomicU64>,
     pairing_code: Arc<Mutex<Option<String>>>,
+    /// The bot's active skills, for its `/commands`.
+    skills: Arc<Mutex<crate::skills::BotSkills>>,
     cancel: CancellationToken,
 }
 
@@ -539,6 +544,7 @@ impl BotRun {
         if let Err((zh, en)) = self.register_agent() {
             return self.set(Phase::Fatal { zh, en });
         }
+        self.follow_skills();
         self.seed_price().await;
         if self.config.owner.is_none() {
             let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
@@ -672,13 +678,15 @@ impl BotRun {
             ));
         }
         bot.workspace = workspace;
-        crate::skills::apply(&self.inner.paths, &self.inner.secrets, &self.config, &mut bot);
+        let skills =
+            crate::skills::apply(&self.inner.paths, &self.inner.secrets, &self.config, &mut bot);
+        *self.skills.lock().expect("skills lock") = skills;
         self.inner.engine.add_bot(bot);
         Ok(())
     }
 
     async fn handle(&self, channel: &dyn Channel, delivery: crate::channel::InboundDelivery) {
-        let inbound = delivery.inbound;
+        let mut inbound = delivery.inbound;
         self.events_in.fetch_add(1, Ordering::Relaxed);
         self.inner.events.send(RuntimeEvent::MessageIn {
             bot: self.config.name.clone(),
@@ -691,6 +699,13 @@ impl BotRun {
             return delivery.ack.done();
         }
         if self.allowed(&inbound) {
+            let expanded = crate::skills::expand_command(
+                &inbound.text,
+                &self.skills.lock().expect("skills lock"),
+            );
+            if let Some(text) = expanded {
+                inbound.text = text;
+            }
             if let Err(e) = self.inner.engine.submit(inbound).await {
                 tracing::warn!(bot = %self.config.name, error = %e, "the agent did not take a message");
             }
@@ -754,16 +769,48 @@ impl BotRun {
     fn register_agent_owner(&self, owner: &str) -> Result<(), (String, String)> {
         let mut config = self.live.lock().expect("live lock").clone();
         config.owner = Some(owner.to_owned());
-        *self.live.lock().expect("live lock") = config.clone();
+        *self.live.lock().expect("live lock") = config;
+        self.with_live_config().register_agent()
+    }
+
+    /// The same run, seen with the bot's current (live) config.
+    fn with_live_config(&self) -> BotRun {
         BotRun {
             inner: self.inner.clone(),
-            config,
+            config: self.live.lock().expect("live lock").clone(),
             live: self.live.clone(),
             phase: self.phase.clone(),
             events_in: self.events_in.clone(),
             pairing_code: self.pairing_code.clone(),
+            skills: self.skills.clone(),
             cancel: self.cancel.clone(),
         }
-        .register_agent()
+    }
+
+    /// Re-registers the bot with the agent whenever a skill folder changes
+    /// (a skill added, edited or removed): live, without reconnecting.
+    fn follow_skills(&self) {
+        let run = self.with_live_config();
+        let (paths, secrets) = (self.inner.paths.clone(), self.inner.secrets.clone());
+        let cancel = self.cancel.child_token();
+        let bot = self.config.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            let followed = crate::skills::follow(paths, secrets, bot, cancel, move |_| {
+                // The first report is the state registration already used.
+                if std::mem::take(&mut first) {
+                    return;
+                }
+                if let Err((_, en)) = run.with_live_config().register_agent() {
+                    tracing::warn!(bot = %run.config.name, error = %en, "cannot apply changed skills");
+                } else {
+                    tracing::info!(bot = %run.config.name, "skills changed; applied without reconnecting");
+                }
+            })
+            .await;
+            if let Err(e) = followed {
+                tracing::warn!(error = %e, "cannot watch the skill folders; changes apply on reload");
+            }
+        });
     }
 }
