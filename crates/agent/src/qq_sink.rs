@@ -45,7 +45,10 @@ impl ReplySink for QqReplySink {
             .ok_or_else(|| {
                 DeliveryError::Transient(format!("bot {} has no QQ connection", reply.bot))
             })?;
-        match replier.reply(&reply.qq_target(), &reply.text, reply.markdown).await {
+        // Keyed by the outbox entry: a send repeated after a crash reuses its
+        // msg_seq, so QQ's de-duplication tells whether it had arrived.
+        let key = format!("outbox-{}", reply.id);
+        match replier.reply_once(&reply.qq_target(), &reply.text, reply.markdown, &key).await {
             Ok(sent) => Ok(Delivered { response_id: sent.first().and_then(|s| s.id.clone()) }),
             // Part of the entry went out (the platform made the replier split
             // it): sending it again would repeat that part.

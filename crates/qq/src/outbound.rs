@@ -202,6 +202,33 @@ impl Replier {
         text: &str,
         markdown: bool,
     ) -> Result<Vec<SendResponse>, ReplyError> {
+        self.send_reply(target, text, markdown, None).await
+    }
+
+    /// [`reply`](Self::reply) that can be repeated safely after a crash:
+    /// each chunk's `msg_seq` is reserved in the ledger under `key` (e.g. an
+    /// outbox entry id) before it is sent. Called again with the same key —
+    /// by a restarted process that does not know whether the first send
+    /// arrived — a chunk goes out with the same seq, and QQ's "duplicate
+    /// msg_seq" (40054005) answer then counts as delivered. Never doubled,
+    /// never lost.
+    pub async fn reply_once(
+        &self,
+        target: &ReplyTarget,
+        text: &str,
+        markdown: bool,
+        key: &str,
+    ) -> Result<Vec<SendResponse>, ReplyError> {
+        self.send_reply(target, text, markdown, Some(key)).await
+    }
+
+    async fn send_reply(
+        &self,
+        target: &ReplyTarget,
+        text: &str,
+        markdown: bool,
+        key: Option<&str>,
+    ) -> Result<Vec<SendResponse>, ReplyError> {
         let mut queue: VecDeque<String> = split_text(text, self.max_chars()).into();
         let mut sent = Vec::new();
         if queue.is_empty() {
@@ -214,13 +241,23 @@ impl Replier {
             }
             Ok(_) => {}
         }
+        let mut chunk_index = 0usize;
         while let Some(chunk) = queue.pop_front() {
             let mut duplicates = 0;
+            // Only the first attempt of an original chunk is keyed: a retry
+            // (markdown fallback, duplicate seq, re-split) is a new send.
+            let mut chunk_key = key.map(|k| format!("{k}/{chunk_index}"));
+            chunk_index += 1;
             loop {
-                let slot = match self.ledger.next_slot(target.scene, &target.anchor).await {
-                    Ok(slot) => slot,
-                    Err(reason) => return Err(ReplyError::Refused { reason, sent }),
-                };
+                let (slot, reused) = match chunk_key.take() {
+                    Some(k) => self.ledger.keyed_slot(target.scene, &target.anchor, &k).await,
+                    None => self
+                        .ledger
+                        .next_slot(target.scene, &target.anchor)
+                        .await
+                        .map(|s| (s, false)),
+                }
+                .map_err(|reason| ReplyError::Refused { reason, sent: sent.clone() })?;
                 let as_markdown = markdown && self.markdown_allowed();
                 let body = if as_markdown {
                     MessageBody::markdown(chunk.as_str())
@@ -248,6 +285,12 @@ impl Replier {
                     self.markdown_allowed.store(false, Ordering::Relaxed);
                     self.ledger.refund(&target.anchor).await;
                     continue;
+                }
+                if error.is_duplicate_seq() && reused {
+                    // This exact (msg_id, msg_seq) arrived before the crash.
+                    tracing::info!(msg_seq = slot.msg_seq, "a repeated send had already arrived");
+                    sent.push(SendResponse { id: None, timestamp: None, ext_info: None });
+                    break;
                 }
                 if error.is_duplicate_seq() && duplicates < MAX_DUPLICATE_RETRIES {
                     // The seq was used before (by an earlier process or a lost

@@ -199,6 +199,10 @@ struct Entry {
     /// Set when the platform said the anchor is done (40034128 / expired).
     #[serde(default)]
     closed: bool,
+    /// Seqs reserved under a caller's key (an outbox entry), so that a send
+    /// repeated after a crash reuses its seq: see [`ReplyLedger::keyed_slot`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    keyed: std::collections::BTreeMap<String, u32>,
     /// Monotonic first sighting; rebuilt from `first_seen_unix` on load.
     #[serde(skip, default = "Instant::now")]
     first_seen: Instant,
@@ -326,6 +330,43 @@ impl ReplyLedger {
         Ok(slot)
     }
 
+    /// Like [`next_slot`](Self::next_slot), but idempotent per `key`: the
+    /// first call reserves a slot under `key` (persisted before returning),
+    /// later calls with the same key, in this process or after a restart,
+    /// get the same `msg_seq` back with `reused = true` and count nothing.
+    /// Sending again with a reused seq is safe: QQ answers 40054005 when the
+    /// first send arrived, which then means "delivered".
+    pub async fn keyed_slot(
+        &self,
+        scene: Scene,
+        anchor: &Anchor,
+        key: &str,
+    ) -> Result<(ReplySlot, bool), ReplyRefused> {
+        let reused = {
+            let entries = self.entries.lock().expect("reply ledger poisoned");
+            entries.get(anchor).and_then(|e| {
+                let (window, budget) = self.policy.rules(e.scene);
+                e.keyed.get(key).map(|seq| ReplySlot {
+                    msg_seq: *seq,
+                    remaining_after: budget.map(|b| b.saturating_sub(e.used)),
+                    expires_at: e.first_seen + window,
+                })
+            })
+        };
+        if let Some(slot) = reused {
+            return Ok((slot, true));
+        }
+        let slot = self.next_slot(scene, anchor).await?;
+        {
+            let mut entries = self.entries.lock().expect("reply ledger poisoned");
+            if let Some(entry) = entries.get_mut(anchor) {
+                entry.keyed.insert(key.to_owned(), slot.msg_seq);
+            }
+        }
+        self.persist().await;
+        Ok((slot, false))
+    }
+
     /// How many replies `anchor` has left: `Ok(None)` for no count limit (or
     /// an anchor not seen yet in a scene without one), `Err` when none are.
     pub fn remaining(&self, scene: Scene, anchor: &Anchor) -> Result<Option<u32>, ReplyRefused> {
@@ -412,6 +453,7 @@ fn new_entry(scene: Scene) -> Entry {
         used: 0,
         next_seq: 1,
         closed: false,
+        keyed: Default::default(),
         first_seen: Instant::now(),
     }
 }
@@ -584,6 +626,7 @@ mod tests {
             used: 2,
             next_seq: 3,
             closed: false,
+            keyed: Default::default(),
             first_seen: Instant::now(),
         };
         let fresh = Entry { first_seen_unix: unix_now() - 60, ..old.clone() };

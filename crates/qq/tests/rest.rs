@@ -447,3 +447,42 @@ async fn event_replies_media_typing_and_interaction_acks() {
     let err = rest.ack_interaction("no-such-interaction", 0).await.unwrap_err();
     assert_eq!(err.code(), Some(630001));
 }
+
+#[tokio::test]
+async fn a_send_repeated_after_a_crash_is_delivered_exactly_once() {
+    let (sim, rest) = start(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replies.json");
+    let msg_id = sim.inject_c2c_message(APP, USER, "hello").msg_id.unwrap();
+    let target = ReplyTarget::c2c(USER, &msg_id);
+
+    // Outbox entry 1: sent, but the process died before it recorded that.
+    {
+        let ledger = Arc::new(ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap());
+        let sent = Replier::new(rest.clone(), ledger)
+            .reply_once(&target, "first", false, "outbox-1")
+            .await;
+        assert_eq!(sent.unwrap().len(), 1);
+    }
+    // Outbox entry 2: its seq was reserved, then the process died before the send.
+    {
+        let ledger = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        let (slot, reused) =
+            ledger.keyed_slot(Scene::C2c, &target.anchor, "outbox-2/0").await.unwrap();
+        assert_eq!((slot.msg_seq, reused), (2, false));
+    }
+    // The restarted process sends both entries again.
+    let ledger = Arc::new(ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap());
+    let replier = Replier::new(rest.clone(), ledger);
+    let again = replier.reply_once(&target, "first", false, "outbox-1").await.unwrap();
+    assert_eq!(again.len(), 1, "counted as delivered");
+    assert_eq!(again[0].id, None, "not sent a second time");
+    replier.reply_once(&target, "second", false, "outbox-2").await.unwrap();
+
+    let sends = sim.sends();
+    let texts: Vec<&str> = sends.iter().map(|s| s.body["content"].as_str().unwrap()).collect();
+    assert_eq!(texts, vec!["first", "second"], "each once, in order");
+    assert_eq!(sends.iter().map(|s| s.msg_seq).collect::<Vec<_>>(), vec![1, 2]);
+    // The repeated first send reached QQ and was refused as a duplicate.
+    assert_eq!(message_posts(&sim).iter().filter(|p| p.status == 400).count(), 1);
+}
