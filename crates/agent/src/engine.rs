@@ -460,6 +460,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Picks up where an earlier process left `bot`: delivers its replies left
+    /// pending and queues its messages accepted but never answered. Call it
+    /// once per process, after the bot is registered and its connection can
+    /// deliver (unlike [`start`](Self::start), which does this for every
+    /// registered bot at once).
+    pub async fn resume_bot(&self, bot: &str) -> Result<(), EngineError> {
+        let pending = self.inner.store.pending_replies(Some(bot)).await?;
+        if !pending.is_empty() {
+            tracing::info!(bot, count = pending.len(), "delivering replies left pending");
+        }
+        self.deliver_all(pending).await;
+        for inbound in self.inner.store.unanswered(bot).await? {
+            self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
+        }
+        Ok(())
+    }
+
     /// Takes one inbound message. Returns once it is recorded and queued
     /// (waiting while its conversation's queue is full).
     pub async fn submit(&self, inbound: Inbound) -> Result<Submitted, EngineError> {

@@ -23,8 +23,14 @@ use crate::config::{BotConfig, QqEnvironment};
 /// resume window is "shortly after the disconnect" (OpenClaw uses 5 min).
 pub const SESSION_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 
-/// How often a running connection saves its gateway sessions (at most).
+/// How often a running connection saves a changed sequence number (at most).
+/// A new session id is saved at once: until it is on disk, a killed process
+/// could only identify again, and the events QQ buffered for the session
+/// while it was down would be lost.
 const SESSION_SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// How often the saver looks for changes (in memory; cheap).
+const SESSION_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Why a bot could not connect. Each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -288,24 +294,31 @@ impl QqConnection {
 /// that even a killed process resumes.
 async fn save_sessions(dir: PathBuf, shards: Vec<ShardHandle>) {
     let mut last: Vec<Option<Session>> = vec![None; shards.len()];
-    let mut tick = tokio::time::interval(SESSION_SAVE_EVERY);
+    let mut saved_at: Vec<Option<tokio::time::Instant>> = vec![None; shards.len()];
+    let mut tick = tokio::time::interval(SESSION_CHECK_EVERY);
     loop {
         tick.tick().await;
         for (id, handle) in shards.iter().enumerate() {
-            let current = handle.session();
-            if current.is_some() && current != last[id] {
-                let session = current.clone().expect("checked");
-                let dir = dir.clone();
-                let saved =
-                    tokio::task::spawn_blocking(move || save_session(&dir, id as u32, &session))
-                        .await
-                        .map_err(std::io::Error::other)
-                        .and_then(|r| r);
-                if let Err(e) = saved {
-                    tracing::warn!(error = %e, "cannot save the gateway session");
-                }
-                last[id] = current;
+            let Some(current) = handle.session() else { continue };
+            if last[id].as_ref() == Some(&current) {
+                continue;
             }
+            let new_session = last[id].as_ref().map(|l| &l.id) != Some(&current.id);
+            let due = saved_at[id].is_none_or(|t| t.elapsed() >= SESSION_SAVE_EVERY);
+            if !new_session && !due {
+                continue;
+            }
+            let (dir, session) = (dir.clone(), current.clone());
+            let saved =
+                tokio::task::spawn_blocking(move || save_session(&dir, id as u32, &session))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+            if let Err(e) = saved {
+                tracing::warn!(error = %e, "cannot save the gateway session");
+            }
+            last[id] = Some(current);
+            saved_at[id] = Some(tokio::time::Instant::now());
         }
     }
 }

@@ -233,9 +233,8 @@ impl Supervisor {
                 supervisor.start_bot(&mut bots, bot.clone());
             }
         }
-        if let Err(e) = supervisor.inner.engine.start().await {
-            tracing::error!(error = %e, "cannot resume pending replies");
-        }
+        // Pending replies and unanswered messages of an earlier process are
+        // picked up per bot once its connection is up (`BotRun::run`).
         Ok(supervisor)
     }
 
@@ -552,6 +551,7 @@ impl BotRun {
             *self.pairing_code.lock().expect("pairing lock") = Some(code);
         }
         let mut failures = 0u32;
+        let mut resumed = false;
         loop {
             self.set(Phase::Connecting);
             let connected = tokio::select! {
@@ -576,6 +576,12 @@ impl BotRun {
             failures = 0;
             self.inner.sink.insert(&self.config.app_id, &name, channel.sink());
             self.set(Phase::Running(channel.health()));
+            if !std::mem::replace(&mut resumed, true) {
+                // Now that replies can go out: what an earlier process left.
+                if let Err(e) = self.inner.engine.resume_bot(&self.config.app_id).await {
+                    tracing::error!(bot = %name, error = %e, "cannot pick up pending replies");
+                }
+            }
             loop {
                 let delivery = tokio::select! {
                     _ = self.cancel.cancelled() => None,
