@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test of the workspace: formatting, lints, then the
-# tests, inside a private D-Bus session with an unlocked gnome-keyring so that
+# Runs every check and test of the workspace: the UI's type-check, build and
+# unit tests, formatting, lints, the Rust tests, then the desktop app end to
+# end in a real window; inside a private D-Bus session with an unlocked gnome-keyring so that
 # the keyring tests use a real OS keyring (never the user's own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,11 @@ if [ -z "${PINCER_TEST_SESSION:-}" ]; then
     'echo -n pincer-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec bash "$0"' "$0"
 fi
 
+echo "== UI: install, type-check, build, unit tests"
+npm ci --prefix ui --no-audit --no-fund
+npm run --prefix ui build
+npm test --prefix ui
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -23,3 +29,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== desktop app end to end (a real window under Xvfb, over WebDriver)"
+# cargo test built target/debug/pincer-desktop and pincer-sim above.
+[ -x .tools/bin/tauri-driver ] || cargo install --locked --root .tools tauri-driver@2.1.0
+npm ci --prefix tests/e2e --no-audit --no-fund
+bash scripts/e2e.sh
+
+echo "== installers: build the .deb and .rpm, check them (and install the .deb in CI)"
+bash scripts/package.sh
+bash scripts/check-package.sh

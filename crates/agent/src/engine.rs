@@ -365,6 +365,49 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// Whether a store error means the storage cannot write right now (a full
+/// disk, an I/O error, a locked file): worth waiting for, unlike a bug or a
+/// corrupt file.
+fn storage_unavailable(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode as C;
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+            f.code,
+            C::DiskFull
+                | C::SystemIoFailure
+                | C::CannotOpen
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::OutOfMemory
+        ),
+        _ => false,
+    }
+}
+
+/// One episode of waiting for the store (see [`Engine::persist`]).
+#[derive(Default)]
+struct StorageWait {
+    /// The next wait; zero until the first failure.
+    delay: Duration,
+}
+
+impl StorageWait {
+    /// After a success: says so once if the store had failed.
+    fn recovered(self, engine: &Engine, bot: &str) {
+        if self.delay.is_zero() {
+            return;
+        }
+        tracing::info!(bot, "the database can write again / 数据库已恢复写入");
+        if let Some(b) = engine.bot(bot) {
+            let mut s = lock(&b.status);
+            if s.last_error_zh.as_deref().is_some_and(|z| z.starts_with("无法写入数据库")) {
+                s.last_error = None;
+                s.last_error_zh = None;
+            }
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -485,7 +528,10 @@ impl Engine {
         }
         let bot =
             self.bot(&inbound.bot).ok_or_else(|| EngineError::UnknownBot(inbound.bot.clone()))?;
-        if !self.inner.store.record_inbound(&inbound, "new").await? {
+        // While the disk is full this waits (the platform holds the next
+        // message meanwhile): a message is taken only once it is stored.
+        let store = &self.inner.store;
+        if !self.persist(&bot.config.id, || store.record_inbound(&inbound, "new")).await? {
             return Ok(Submitted::Duplicate);
         }
         let verdict = bot.config.rate_limit.map(|rl| check_rate(&bot, inbound.scene.sender(), rl));
@@ -584,12 +630,24 @@ impl Engine {
             return;
         };
         let inbound = job.inbound;
-        let result = match job.kind {
-            JobKind::RefuseRateLimited => {
-                self.commit_notice(&inbound, &bot.config.texts.rate_limited).await
+        let mut waiting = StorageWait::default();
+        let result = loop {
+            let result = match job.kind {
+                JobKind::RefuseRateLimited => {
+                    self.commit_notice(&inbound, &bot.config.texts.rate_limited).await
+                }
+                JobKind::Answer => self.answer(&bot, &inbound).await,
+            };
+            // The disk is full: the message stays accepted ("new") and is
+            // answered once the store can write again (commits are idempotent).
+            match result {
+                Err(e)
+                    if storage_unavailable(&e)
+                        && self.wait_for_storage(&bot.config.id, &e, &mut waiting).await => {}
+                other => break other,
             }
-            JobKind::Answer => self.answer(&bot, &inbound).await,
         };
+        waiting.recovered(self, &bot.config.id);
         match result {
             Ok(replies) => self.deliver_all(replies).await,
             Err(e) => tracing::error!(error = %e, "cannot store the answer"),
@@ -843,9 +901,15 @@ impl Engine {
         let store = &self.inner.store;
         let mut reply = reply.clone();
         loop {
-            store.mark_attempt(reply.id).await?;
+            // A full disk must not leave an entry pending until the next
+            // start, nor send it twice: each mark waits for the store.
+            self.persist(&reply.bot, || store.mark_attempt(reply.id)).await?;
             match self.inner.sink.deliver(&reply).await {
-                Ok(d) => return store.mark_sent(reply.id, d.response_id).await,
+                Ok(d) => {
+                    return self
+                        .persist(&reply.bot, || store.mark_sent(reply.id, d.response_id.clone()))
+                        .await
+                }
                 Err(DeliveryError::Transient(e))
                     if reply.attempts < self.inner.config.delivery_retries =>
                 {
@@ -862,9 +926,63 @@ impl Engine {
                         s.last_error = Some(e.to_string());
                         s.last_error_zh = Some(format!("回复发送失败：{e}"));
                     }
-                    return store.mark_failed(reply.id, e.to_string()).await;
+                    return self
+                        .persist(&reply.bot, || store.mark_failed(reply.id, e.to_string()))
+                        .await;
                 }
             }
+        }
+    }
+
+    /// Runs a store write again while the storage cannot write (a full
+    /// disk), until it succeeds or the engine stops; other errors return at once.
+    async fn persist<T, F, Fut>(&self, bot: &str, mut op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut waiting = StorageWait::default();
+        loop {
+            match op().await {
+                Err(e)
+                    if storage_unavailable(&e)
+                        && self.wait_for_storage(bot, &e, &mut waiting).await => {}
+                other => {
+                    waiting.recovered(self, bot);
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Reports a store that cannot write (once per episode: log and the bot's
+    /// status, in English and Chinese) and waits before the next try. `false`
+    /// when the engine stops meanwhile.
+    async fn wait_for_storage(&self, bot: &str, e: &StoreError, waiting: &mut StorageWait) -> bool {
+        if self.inner.closing.is_cancelled() {
+            return false;
+        }
+        if waiting.delay.is_zero() {
+            let path = self.inner.store.path().display().to_string();
+            let en = format!(
+                "cannot write to the database {path} (is the disk full?): {e}. Free some space on that disk: messages already taken wait and are answered once it can write again"
+            );
+            let zh = format!(
+                "无法写入数据库 {path}（磁盘已满？）：{e}。请清理该磁盘的空间：已收到的消息会保留，空间恢复后自动回复。"
+            );
+            tracing::error!(bot, "{en} / {zh}");
+            if let Some(b) = self.bot(bot) {
+                let mut s = lock(&b.status);
+                s.last_error = Some(en);
+                s.last_error_zh = Some(zh);
+            }
+            waiting.delay = Duration::from_millis(250);
+        }
+        let delay = waiting.delay;
+        waiting.delay = (delay * 2).min(Duration::from_secs(5));
+        tokio::select! {
+            _ = self.inner.closing.cancelled() => false,
+            _ = tokio::time::sleep(delay) => true,
         }
     }
 

@@ -197,6 +197,19 @@ pub struct Turn {
     pub created_at: i64,
 }
 
+/// One conversation as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationSummary {
+    /// The conversation id (`c2c:USER`, `group:GROUP`, …).
+    pub conversation: String,
+    /// The newest turn's text.
+    pub last_text: String,
+    /// When it was written (unix seconds).
+    pub last_at: i64,
+    /// Turns in the conversation.
+    pub turns: u64,
+}
+
 /// Delivery state of one outbox entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -530,6 +543,37 @@ impl Store {
             let mut out = rows.collect::<Result<Vec<_>, _>>()?;
             out.reverse();
             Ok(out)
+        })
+        .await
+    }
+
+    /// The bot's conversations, the most recently active first: what the
+    /// dashboard lists.
+    pub async fn conversations(
+        &self,
+        bot: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let bot = bot.to_owned();
+        self.run(move |c| {
+            // The newest turn of each conversation carries the preview; the
+            // turns index makes MAX(id) per conversation cheap.
+            let mut st = c.prepare_cached(
+                "SELECT t.conversation, t.content, t.created_at, s.turns
+                 FROM (SELECT conversation, MAX(id) AS last, COUNT(*) AS turns
+                       FROM turns WHERE bot = ?1 GROUP BY conversation) s
+                 JOIN turns t ON t.id = s.last
+                 ORDER BY t.id DESC LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![bot, limit as i64], |r| {
+                Ok(ConversationSummary {
+                    conversation: r.get(0)?,
+                    last_text: r.get(1)?,
+                    last_at: r.get(2)?,
+                    turns: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

@@ -181,3 +181,23 @@ async fn the_exec_audit_log_is_append_only() {
     assert!(conn.execute("UPDATE exec_audit SET decision = 'x'", []).is_err());
     assert_eq!(store.exec_audit("b1").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn conversations_list_the_most_recent_first_with_their_last_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.sqlite3")).await.unwrap();
+    store.append_turn_at("b", "c2c:u1", TurnRole::User, "你好", 100).await.unwrap();
+    store.append_turn_at("b", "group:g1", TurnRole::User, "hi all", 101).await.unwrap();
+    store.append_turn_at("b", "c2c:u1", TurnRole::Assistant, "你好！", 102).await.unwrap();
+    store.append_turn_at("other", "c2c:u9", TurnRole::User, "not mine", 103).await.unwrap();
+    let list = store.conversations("b", 10).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].conversation, "c2c:u1");
+    assert_eq!(list[0].last_text, "你好！");
+    assert_eq!(list[0].last_at, 102);
+    assert_eq!(list[0].turns, 2);
+    assert_eq!(list[1].conversation, "group:g1");
+    assert_eq!(list[1].turns, 1);
+    assert_eq!(store.conversations("b", 1).await.unwrap().len(), 1);
+    assert!(store.conversations("nobody", 10).await.unwrap().is_empty());
+}

@@ -139,7 +139,11 @@ pub async fn run(format: LogFormat) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow!(e.to_string()))?,
     );
     let cancel = CancellationToken::new();
-    let stats = watchdog::spawn(watchdog_config(log_path), supervisor.events(), cancel.clone());
+    let stats = watchdog::spawn(
+        watchdog_config(log_path, paths.data_dir.clone()),
+        supervisor.events(),
+        cancel.clone(),
+    );
     supervisor.set_process_stats(stats);
     let socket = control::socket_path(&paths.data_dir);
     let server = tokio::spawn(control::serve(socket, supervisor.clone(), cancel.clone()));
@@ -161,10 +165,15 @@ pub async fn run(format: LogFormat) -> anyhow::Result<ExitCode> {
 }
 
 /// The watchdog's bounds; `PINCER_WATCHDOG_INTERVAL_MS`,
-/// `PINCER_WATCHDOG_MAX_RSS_MB` and `PINCER_WATCHDOG_MAX_LOG_MB` override them.
-fn watchdog_config(log_file: std::path::PathBuf) -> WatchdogConfig {
+/// `PINCER_WATCHDOG_MAX_RSS_MB`, `PINCER_WATCHDOG_MAX_LOG_MB` and
+/// `PINCER_WATCHDOG_MIN_FREE_MB` override them.
+fn watchdog_config(log_file: std::path::PathBuf, data_dir: std::path::PathBuf) -> WatchdogConfig {
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut config = WatchdogConfig { log_file: Some(log_file), ..WatchdogConfig::default() };
+    let mut config = WatchdogConfig {
+        log_file: Some(log_file),
+        data_dir: Some(data_dir),
+        ..WatchdogConfig::default()
+    };
     if let Some(ms) = env("PINCER_WATCHDOG_INTERVAL_MS") {
         config.interval = std::time::Duration::from_millis(ms.max(10));
     }
@@ -173,6 +182,9 @@ fn watchdog_config(log_file: std::path::PathBuf) -> WatchdogConfig {
     }
     if let Some(mb) = env("PINCER_WATCHDOG_MAX_LOG_MB") {
         config.max_log_bytes = mb * 1024 * 1024;
+    }
+    if let Some(mb) = env("PINCER_WATCHDOG_MIN_FREE_MB") {
+        config.min_free_bytes = mb * 1024 * 1024;
     }
     config
 }

@@ -9,16 +9,10 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{app, Env};
-use tokio::process::Child;
+use common::{answer_counts, app, kill9, Env};
 
 const APP: &str = "5200001";
 const SECRET: &str = "chaos-secret-K3v8Qw1mZ0";
-
-fn kill9(child: &Child) {
-    let pid = child.id().expect("running");
-    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_is_answered_exactly_once_through_rotations_drops_and_kill_9() {
@@ -70,12 +64,7 @@ async fn every_message_is_answered_exactly_once_through_rotations_drops_and_kill
     // Wait until every message has an answer (or time runs out).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let answers = loop {
-        let mut answers: HashMap<String, usize> = HashMap::new();
-        for send in env.qq.sends() {
-            if let Some(id) = send.msg_id {
-                *answers.entry(id).or_default() += 1;
-            }
-        }
+        let answers = answer_counts(&env.qq);
         if expected.iter().all(|id| answers.contains_key(id))
             || tokio::time::Instant::now() > deadline
         {
@@ -85,12 +74,7 @@ async fn every_message_is_answered_exactly_once_through_rotations_drops_and_kill
     };
     // Give a doubled send time to show up.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut answers_now: HashMap<String, usize> = HashMap::new();
-    for send in env.qq.sends() {
-        if let Some(id) = send.msg_id {
-            *answers_now.entry(id).or_default() += 1;
-        }
-    }
+    let answers_now = answer_counts(&env.qq);
     let lost: Vec<&String> =
         expected.iter().filter(|id| !answers.contains_key(*id)).map(|id| &texts[id]).collect();
     let doubled: Vec<(&String, &usize)> = answers_now.iter().filter(|(_, n)| **n > 1).collect();

@@ -12,7 +12,8 @@
 //! after sending, or even before, has already recorded the seq as used, so a
 //! restarted process continues after it. Writes are atomic (temp file,
 //! `fsync`, rename) and serialised, and each write stores the newest state, so
-//! the file never goes backwards. Entries are kept for
+//! the file never goes backwards; replies taken while a write runs share the
+//! next one (group commit), so a burst costs a few writes, not one each. Entries are kept for
 //! [`ReplyPolicy::retention`] (by default twice the reply window, at least
 //! two hours) and then pruned: by then the platform no longer accepts replies
 //! to the anchor, so a seq cannot collide any more.
@@ -29,6 +30,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -221,8 +223,13 @@ pub struct ReplyLedger {
     policy: ReplyPolicy,
     entries: Mutex<HashMap<Anchor, Entry>>,
     path: Option<PathBuf>,
-    // Serialises file writes; each write stores the newest state.
-    write_lock: tokio::sync::Mutex<()>,
+    /// Tickets handed to `persist` calls, each taken after its caller's change.
+    requested: AtomicU64,
+    // Serialises file writes; each write stores the newest state. Holds the
+    // highest ticket whose change is on disk: a caller whose ticket is already
+    // covered by a write that happened meanwhile returns at once (group
+    // commit), so a burst of slots costs one write instead of one each.
+    write_lock: tokio::sync::Mutex<u64>,
 }
 
 impl ReplyLedger {
@@ -232,7 +239,8 @@ impl ReplyLedger {
             policy,
             entries: Mutex::new(HashMap::new()),
             path: None,
-            write_lock: tokio::sync::Mutex::new(()),
+            requested: AtomicU64::new(0),
+            write_lock: tokio::sync::Mutex::new(0),
         }
     }
 
@@ -260,7 +268,8 @@ impl ReplyLedger {
             policy,
             entries: Mutex::new(entries),
             path: Some(path),
-            write_lock: tokio::sync::Mutex::new(()),
+            requested: AtomicU64::new(0),
+            write_lock: tokio::sync::Mutex::new(0),
         })
     }
 
@@ -299,7 +308,20 @@ impl ReplyLedger {
         scene: Scene,
         anchor: &Anchor,
     ) -> Result<ReplySlot, ReplyRefused> {
-        let slot = {
+        let slot = self.reserve(scene, anchor, None)?;
+        self.persist().await;
+        Ok(slot)
+    }
+
+    /// Counts one reply and takes the next `msg_seq` (in memory), filed under
+    /// `key` when given, so that one persist covers both.
+    fn reserve(
+        &self,
+        scene: Scene,
+        anchor: &Anchor,
+        key: Option<&str>,
+    ) -> Result<ReplySlot, ReplyRefused> {
+        {
             let mut entries = self.entries.lock().expect("reply ledger poisoned");
             self.prune(&mut entries);
             let entry = entries.entry(anchor.clone()).or_insert_with(|| new_entry(scene));
@@ -324,10 +346,11 @@ impl ReplyLedger {
             entry.used += 1;
             let msg_seq = entry.next_seq;
             entry.next_seq = entry.next_seq.saturating_add(1);
-            ReplySlot { msg_seq, remaining_after: budget.map(|b| b - entry.used), expires_at }
-        };
-        self.persist().await;
-        Ok(slot)
+            if let Some(key) = key {
+                entry.keyed.insert(key.to_owned(), msg_seq);
+            }
+            Ok(ReplySlot { msg_seq, remaining_after: budget.map(|b| b - entry.used), expires_at })
+        }
     }
 
     /// Like [`next_slot`](Self::next_slot), but idempotent per `key`: the
@@ -356,13 +379,8 @@ impl ReplyLedger {
         if let Some(slot) = reused {
             return Ok((slot, true));
         }
-        let slot = self.next_slot(scene, anchor).await?;
-        {
-            let mut entries = self.entries.lock().expect("reply ledger poisoned");
-            if let Some(entry) = entries.get_mut(anchor) {
-                entry.keyed.insert(key.to_owned(), slot.msg_seq);
-            }
-        }
+        // The seq and its key go to disk in one write (it used to be two).
+        let slot = self.reserve(scene, anchor, Some(key))?;
         self.persist().await;
         Ok((slot, false))
     }
@@ -424,7 +442,16 @@ impl ReplyLedger {
     /// Writes the newest state, if there is a file. Failures are logged.
     async fn persist(&self) {
         let Some(path) = &self.path else { return };
-        let _write = self.write_lock.lock().await;
+        // The caller changed the entries before calling: any snapshot taken
+        // after this ticket includes that change.
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut written = self.write_lock.lock().await;
+        if *written >= ticket {
+            return;
+        }
+        // Every ticket up to `covers` was taken after its change, so the
+        // snapshot below (taken later) holds all of those changes.
+        let covers = self.requested.load(Ordering::SeqCst);
         let bytes = {
             let mut entries = self.entries.lock().expect("reply ledger poisoned");
             self.prune(&mut entries);
@@ -437,7 +464,7 @@ impl ReplyLedger {
         let target = path.clone();
         let result = tokio::task::spawn_blocking(move || write_atomic(&target, &bytes)).await;
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => *written = covers,
             Ok(Err(e)) => {
                 tracing::warn!(path = %path.display(), error = %e, "cannot persist the reply ledger; msg_seq uniqueness across restarts is not guaranteed")
             }

@@ -357,12 +357,31 @@ type Routes = std::collections::HashMap<String, (String, Arc<dyn ReplySink>)>;
 /// reports each delivered one.
 pub(crate) struct RouterSink {
     routes: std::sync::RwLock<Routes>,
+    /// Test-chat replies wanted, by the message id they answer.
+    test_chat: std::sync::Mutex<std::collections::HashMap<String, mpsc::Sender<OutboundReply>>>,
     events: crate::events::EventBus,
 }
 
+/// The user id of the dashboard's test chat: its messages go through the
+/// bot's agent like a QQ private chat, and the replies come back to the
+/// window instead of QQ.
+pub const TEST_CHAT_USER: &str = "pincer-test-chat";
+
 impl RouterSink {
     pub(crate) fn new(events: crate::events::EventBus) -> Self {
-        Self { routes: Default::default(), events }
+        Self { routes: Default::default(), test_chat: Default::default(), events }
+    }
+
+    /// Delivers the replies to `message_id` to the returned receiver instead
+    /// of a channel.
+    pub(crate) fn expect_test_reply(&self, message_id: &str) -> mpsc::Receiver<OutboundReply> {
+        let (tx, rx) = mpsc::channel(16);
+        self.test_chat.lock().unwrap_or_else(|p| p.into_inner()).insert(message_id.to_owned(), tx);
+        rx
+    }
+
+    pub(crate) fn forget_test_reply(&self, message_id: &str) {
+        self.test_chat.lock().unwrap_or_else(|p| p.into_inner()).remove(message_id);
     }
 
     pub(crate) fn insert(&self, agent_id: &str, name: &str, sink: Arc<dyn ReplySink>) {
@@ -380,6 +399,20 @@ impl RouterSink {
 #[async_trait::async_trait]
 impl ReplySink for RouterSink {
     async fn deliver(&self, reply: &OutboundReply) -> Result<Delivered, DeliveryError> {
+        if matches!(&reply.scene, pincer_agent::Scene::C2c { user } if user == TEST_CHAT_USER) {
+            // A test-chat reply never goes to QQ; one nobody waits for any
+            // more (the window gave up) is simply done.
+            let waiter = self
+                .test_chat
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&reply.reply_to_message_id)
+                .cloned();
+            if let Some(tx) = waiter {
+                let _ = tx.send(reply.clone()).await;
+            }
+            return Ok(Delivered { response_id: None });
+        }
         let route = self.routes.read().unwrap_or_else(|p| p.into_inner()).get(&reply.bot).cloned();
         let Some((name, sink)) = route else {
             return Err(DeliveryError::Transient(format!("bot {} is not connected", reply.bot)));

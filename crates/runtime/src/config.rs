@@ -44,8 +44,11 @@ impl Default for Config {
 /// The UI language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Language {
-    /// 简体中文 (default).
+    /// Follow the OS locale (default).
     #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// 简体中文.
     #[serde(rename = "zh-CN")]
     ZhCn,
     /// English.
@@ -73,7 +76,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            language: Language::ZhCn,
+            language: Language::Auto,
             autostart: false,
             close_to_tray: true,
             retention_days: 90,

@@ -15,10 +15,12 @@
 pub mod channel;
 pub mod config;
 pub mod control;
+pub mod error;
 pub mod events;
 pub mod paths;
 pub mod qq_connection;
 pub mod secrets;
+pub mod setup;
 pub mod skills;
 pub mod supervisor;
 pub mod watchdog;

@@ -13,6 +13,7 @@ use pincer_agent::provider::presets::{self, ProviderConfig as AgentProvider};
 use pincer_agent::provider::ApiKey;
 use pincer_agent::{
     BotConfig as AgentBot, Engine, EngineConfig, Inbound, ModelConfig, OutboundReply, Scene, Store,
+    Submitted,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::channel::{Channel, ChannelHealth, ChannelState, Connector, QqConnector, RouterSink};
 use crate::config::{BotConfig, Config, ConfigError, ProviderKind};
+use crate::error::UserError;
 use crate::events::{scene_kind, EventBus, RuntimeEvent};
 use crate::paths::PincerPaths;
 use crate::secrets::{SecretName, Secrets};
@@ -83,6 +85,10 @@ pub struct ReloadReport {
     pub restarted: Vec<String>,
     /// Bots the new config could not be applied to, with why.
     pub failed: Vec<(String, String)>,
+}
+
+fn store_error(e: pincer_agent::store::StoreError) -> UserError {
+    UserError::new(format!("无法读取对话记录：{e}"), format!("cannot read the conversations: {e}"))
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -416,6 +422,109 @@ impl Supervisor {
             out.push(status);
         }
         out
+    }
+
+    /// Sends `text` to the bot's agent as the dashboard's test chat (a
+    /// private chat that never reaches QQ) and waits for the whole answer.
+    pub async fn test_chat(&self, name: &str, text: &str) -> Result<String, UserError> {
+        let (agent_id, skills) = {
+            let bots = self.bots.lock().await;
+            let slot = bots.get(name).ok_or_else(|| {
+                UserError::new(
+                    format!("机器人 {name} 没有在运行：先完成设置或恢复它。"),
+                    format!("bot {name} is not running: finish its setup or resume it"),
+                )
+            })?;
+            (slot.config.app_id.clone(), slot.skills.clone())
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(UserError::new("请输入一句话。", "type a message first"));
+        }
+        let message_id = format!(
+            "test-{}-{:08x}",
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+            rand::random::<u32>()
+        );
+        let expanded = crate::skills::expand_command(text, &skills.lock().expect("skills lock"));
+        let inbound = Inbound {
+            bot: agent_id,
+            message_id: message_id.clone(),
+            scene: Scene::C2c { user: crate::channel::TEST_CHAT_USER.to_owned() },
+            text: expanded.unwrap_or_else(|| text.to_owned()),
+        };
+        let mut replies = self.inner.sink.expect_test_reply(&message_id);
+        let answer = async {
+            match self.inner.engine.submit(inbound).await {
+                Ok(Submitted::Queued | Submitted::RateLimitedRefusal) => {}
+                Ok(Submitted::Duplicate | Submitted::RateLimitedSilently) => {
+                    return Err(UserError::new(
+                        "发得太快了，请稍等再试。",
+                        "too many messages: wait a moment and try again",
+                    ))
+                }
+                Err(e) => {
+                    return Err(UserError::new(
+                        format!("机器人的智能体没有接收这条消息：{e}"),
+                        format!("the bot's agent did not take the message: {e}"),
+                    ))
+                }
+            }
+            let mut parts = Vec::new();
+            let wait = Duration::from_secs(180);
+            loop {
+                match tokio::time::timeout(wait, replies.recv()).await {
+                    Ok(Some(reply)) => {
+                        let last = reply.part + 1 >= reply.parts;
+                        parts.push(reply.text);
+                        if last {
+                            return Ok(parts.join("\n"));
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        return Err(UserError::new(
+                            "等了 3 分钟还没有回答：请检查模型服务。",
+                            "no answer after 3 minutes: check the model provider",
+                        ))
+                    }
+                }
+            }
+        }
+        .await;
+        self.inner.sink.forget_test_reply(&message_id);
+        answer
+    }
+
+    /// The bot's conversations, the most recently active first.
+    pub async fn conversations(
+        &self,
+        name: &str,
+    ) -> Result<Vec<pincer_agent::store::ConversationSummary>, UserError> {
+        let agent_id = self.agent_id(name).await?;
+        self.inner.engine.store().conversations(&agent_id, 100).await.map_err(store_error)
+    }
+
+    /// The newest turns of one of the bot's conversations, oldest first.
+    pub async fn transcript(
+        &self,
+        name: &str,
+        conversation: &str,
+    ) -> Result<Vec<pincer_agent::store::Turn>, UserError> {
+        let agent_id = self.agent_id(name).await?;
+        self.inner.engine.store().history(&agent_id, conversation, 200).await.map_err(store_error)
+    }
+
+    async fn agent_id(&self, name: &str) -> Result<String, UserError> {
+        if let Some(slot) = self.bots.lock().await.get(name) {
+            return Ok(slot.config.app_id.clone());
+        }
+        let config = self.inner.config.lock().expect("config lock");
+        config.bot(name).map(|b| b.app_id.clone()).ok_or_else(|| {
+            UserError::new(
+                format!("没有名为 {name} 的机器人。"),
+                format!("there is no bot named {name}"),
+            )
+        })
     }
 
     /// Stops every bot: no new events are taken, replies in flight are

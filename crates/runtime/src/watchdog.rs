@@ -1,5 +1,6 @@
-//! The daemon watches itself: resident memory, CPU use and the log file's
-//! size, once a minute by default. The figures go into the status
+//! The daemon watches itself: resident memory, CPU use, the log file's
+//! size and the free space on the disk holding its data, once a minute by
+//! default. The figures go into the status
 //! (`"process"`); leaving a bound logs a warning and sends a
 //! [`RuntimeEvent::Warning`] (once per excursion, not every tick).
 
@@ -25,6 +26,10 @@ pub struct WatchdogConfig {
     pub max_log_bytes: u64,
     /// Warn above this CPU use (percent of one core, averaged over the interval).
     pub max_cpu_percent: f64,
+    /// The data folder (the database) whose disk is measured.
+    pub data_dir: Option<PathBuf>,
+    /// Warn below this much free space on the data folder's disk.
+    pub min_free_bytes: u64,
 }
 
 impl Default for WatchdogConfig {
@@ -35,6 +40,8 @@ impl Default for WatchdogConfig {
             max_rss_bytes: 200 * 1024 * 1024,
             max_log_bytes: 100 * 1024 * 1024,
             max_cpu_percent: 90.0,
+            data_dir: None,
+            min_free_bytes: 50 * 1024 * 1024,
         }
     }
 }
@@ -48,6 +55,24 @@ pub struct ProcessStats {
     pub cpu_percent: Option<f64>,
     /// Size of the log file.
     pub log_bytes: Option<u64>,
+    /// Free space on the data folder's disk (Unix only).
+    pub disk_free_bytes: Option<u64>,
+}
+
+/// Free space for unprivileged writes on the disk holding `dir` (Unix only).
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let out = std::process::Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 /// Resident set size from `/proc/self/statm`.
@@ -87,10 +112,11 @@ pub fn spawn(
         rss_bytes: rss_bytes(),
         cpu_percent: None,
         log_bytes: log_size(&config),
+        disk_free_bytes: config.data_dir.as_deref().and_then(free_bytes),
     });
     tokio::spawn(async move {
         let mut last_cpu = cpu_time().map(|c| (c, Instant::now()));
-        let mut over = [false; 3];
+        let mut over = [false; 4];
         let mut tick = tokio::time::interval(config.interval);
         tick.tick().await;
         loop {
@@ -107,8 +133,12 @@ pub fn spawn(
                 _ => None,
             };
             last_cpu = now_cpu;
-            let stats =
-                ProcessStats { rss_bytes: rss_bytes(), cpu_percent, log_bytes: log_size(&config) };
+            let stats = ProcessStats {
+                rss_bytes: rss_bytes(),
+                cpu_percent,
+                log_bytes: log_size(&config),
+                disk_free_bytes: config.data_dir.as_deref().and_then(free_bytes),
+            };
             check(&config, &stats, &events, &mut over);
             tx.send_replace(stats);
         }
@@ -123,8 +153,9 @@ fn log_size(config: &WatchdogConfig) -> Option<u64> {
 const MB: f64 = 1024.0 * 1024.0;
 
 /// Warns once when a figure goes over its bound (again after it came back).
-fn check(config: &WatchdogConfig, stats: &ProcessStats, events: &EventBus, over: &mut [bool; 3]) {
-    let checks: [(Option<bool>, &'static str, String, String); 3] = [
+fn check(config: &WatchdogConfig, stats: &ProcessStats, events: &EventBus, over: &mut [bool; 4]) {
+    let dir = config.data_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
+    let checks: [(Option<bool>, &'static str, String, String); 4] = [
         (
             stats.rss_bytes.map(|r| r > config.max_rss_bytes),
             "rss",
@@ -165,6 +196,20 @@ fn check(config: &WatchdogConfig, stats: &ProcessStats, events: &EventBus, over:
                 "Pincer 最近 CPU 占用 {:.0}%（上限 {:.0}%）。",
                 stats.cpu_percent.unwrap_or(0.0),
                 config.max_cpu_percent
+            ),
+        ),
+        (
+            stats.disk_free_bytes.map(|f| f < config.min_free_bytes),
+            "disk",
+            format!(
+                "the disk holding {dir} has {:.1} MB free (bound {:.0} MB): free some space, or messages cannot be stored and wait",
+                stats.disk_free_bytes.unwrap_or(0) as f64 / MB,
+                config.min_free_bytes as f64 / MB
+            ),
+            format!(
+                "{dir} 所在磁盘仅剩 {:.1} MB（下限 {:.0} MB）：请清理空间，否则消息无法保存，只能等待。",
+                stats.disk_free_bytes.unwrap_or(0) as f64 / MB,
+                config.min_free_bytes as f64 / MB
             ),
         ),
     ];

@@ -4,6 +4,7 @@
 //! pincer-sim qq --port 8080 --app 102000001:secret [--heartbeat-ms 45000] [--rotate-secs 1800]
 //! pincer-sim provider --port 8081 [--api-key KEY] [--model NAME]...
 //! pincer-sim registry --port 8082 [--publish OWNER/SLUG@VERSION=DIR]...
+//! pincer-sim load [--pincer PATH] --bots N --groups M --rate R --duration S [--model-latency-ms L] [--json]
 //! ```
 
 use std::net::SocketAddr;
@@ -27,6 +28,35 @@ enum Command {
     Provider(ProviderArgs),
     /// A ClawHub skill registry: search, detail, versions, downloads, resolve.
     Registry(RegistryArgs),
+    /// Load test: runs the real `pincer run` against the QQ and provider
+    /// simulators and reports throughput, lost/doubled answers, overhead, RSS, CPU.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    #[command(flatten)]
+    config: pincer_sim::load::LoadConfig,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn run_load(args: LoadArgs) -> Result<(), String> {
+    let report = pincer_sim::load::run(&args.config).await.map_err(|e| e.to_string())?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        print!("{}", report.table());
+    }
+    if !report.clean() {
+        return Err(format!(
+            "{} of {} messages lost, {} answered more than once",
+            report.lost, report.injected, report.duplicated
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,6 +178,7 @@ async fn main() {
         Command::Qq(args) => run_qq(args).await,
         Command::Provider(args) => run_provider(args).await,
         Command::Registry(args) => run_registry(args).await,
+        Command::Load(args) => run_load(args).await,
     };
     if let Err(e) = result {
         eprintln!("pincer-sim: {e}");

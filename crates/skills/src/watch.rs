@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::watch;
 
 use crate::set::{SkillRoot, SkillSet};
@@ -20,7 +20,7 @@ pub struct WatchError(#[from] notify::Error);
 /// Watches skill roots and publishes a fresh [`SkillSet`] after each burst of changes.
 /// Dropping it stops watching.
 pub struct SkillWatcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher>,
+    _watcher: notify::RecommendedWatcher,
     rx: watch::Receiver<Arc<SkillSet>>,
 }
 
@@ -30,28 +30,61 @@ impl std::fmt::Debug for SkillWatcher {
     }
 }
 
+/// Whether an event can change what a scan finds. notify 8 watches inotify's
+/// `IN_OPEN` too, so merely reading a folder reports `Access(Open)`: counting
+/// those made every rescan (and every reader, e.g. a second bot's watcher on
+/// the shared installed folder) trigger the next one, forever — a reload
+/// storm that kept re-registering the bots several times a second.
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 impl SkillWatcher {
     /// Loads the roots once and starts watching the ones that exist. Rescans run on the
-    /// watcher's own thread, never on the async runtime.
+    /// watcher's own thread, never on the async runtime: one after each burst of changes,
+    /// once `debounce` passed without another (or after `20 × debounce` of steady changes).
     pub fn start(roots: Vec<SkillRoot>, debounce: Duration) -> Result<SkillWatcher, WatchError> {
         let (tx, rx) = watch::channel(Arc::new(SkillSet::load(&roots)));
         let scan_roots = roots.clone();
-        let mut debouncer = new_debouncer(debounce, move |res: DebounceEventResult| {
-            if let Ok(events) = res {
-                if events.is_empty() {
-                    return;
+        let (changed_tx, changed_rx) = std::sync::mpsc::channel::<()>();
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if res.is_ok_and(|event| changes_content(&event.kind)) {
+                    let _ = changed_tx.send(());
                 }
-                let set = SkillSet::load(&scan_roots);
-                tracing::debug!(skills = set.skills.len(), "skills reloaded");
-                let _ = tx.send(Arc::new(set));
-            }
-        })?;
+            })?;
         for root in &roots {
             if root.path.is_dir() {
-                debouncer.watcher().watch(&root.path, RecursiveMode::Recursive)?;
+                watcher.watch(&root.path, RecursiveMode::Recursive)?;
             }
         }
-        Ok(SkillWatcher { _debouncer: debouncer, rx })
+        // The thread ends when the watcher (and with it the sender) is dropped.
+        std::thread::Builder::new()
+            .name("skill-watch".into())
+            .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                while changed_rx.recv().is_ok() {
+                    let burst_end = std::time::Instant::now() + debounce * 20;
+                    loop {
+                        match changed_rx.recv_timeout(debounce) {
+                            Ok(()) if std::time::Instant::now() < burst_end => {}
+                            Ok(()) | Err(RecvTimeoutError::Timeout) => break,
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                    let set = SkillSet::load(&scan_roots);
+                    tracing::debug!(skills = set.skills.len(), "skills reloaded");
+                    if tx.send(Arc::new(set)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(notify::Error::io)?;
+        Ok(SkillWatcher { _watcher: watcher, rx })
     }
 
     /// A receiver of the latest skill set (`changed().await` wakes on every reload).

@@ -211,3 +211,20 @@ pub fn grep_tree(dir: &std::path::Path, needles: &[&str]) -> Vec<String> {
     }
     hits
 }
+
+/// SIGKILL, as a crash would.
+pub fn kill9(child: &Child) {
+    let pid = child.id().expect("running");
+    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+}
+
+/// Accepted sends per replied-to `msg_id`, from the QQ simulator's record.
+pub fn answer_counts(qq: &QqSim) -> std::collections::HashMap<String, usize> {
+    let mut answers = std::collections::HashMap::new();
+    for send in qq.sends() {
+        if let Some(id) = send.msg_id {
+            *answers.entry(id).or_default() += 1;
+        }
+    }
+    answers
+}

@@ -92,6 +92,19 @@ pub struct RecordedRequest {
     pub streamed: bool,
 }
 
+/// The simulated model time of one chat request (one that passed the key,
+/// fault and model checks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallTiming {
+    /// When the simulated model started (tokio clock).
+    pub at: Instant,
+    /// Text of the request's last user message.
+    pub last_user_text: String,
+    /// How long the simulated model took, measured (at least
+    /// [`ProviderSim::set_latency`]; tokio's timer rounds up to the millisecond).
+    pub model_time: Duration,
+}
+
 /// Models listed when [`ProviderSim::set_models`] was not called (or with an empty list).
 pub const DEFAULT_MODELS: &[&str] = &["sim-chat", "sim-reasoner"];
 
@@ -102,6 +115,11 @@ struct State {
     faults: VecDeque<Fault>,
     requests: Vec<RecordedRequest>,
     models: Vec<String>,
+    /// Simulated model time added to every chat answer.
+    latency: Duration,
+    /// `set_record_requests(false)`: request bodies are not kept.
+    requests_off: bool,
+    timings: Vec<CallTiming>,
 }
 
 #[derive(Debug)]
@@ -150,6 +168,11 @@ impl ProviderSim {
             .with_state(sim.clone());
         let stop = sim.inner.clone();
         tokio::spawn(async move {
+            // No Nagle: a small frame or response must not wait for the peer's
+            // delayed ACK (~40 ms), which would be charged to the client under test.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let served = axum::serve(listener, router)
                 .with_graceful_shutdown(async move { stop.shutdown.notified().await })
                 .await;
@@ -199,6 +222,23 @@ impl ProviderSim {
     /// names get 404 `model_not_found`.
     pub fn set_models(&self, models: Vec<String>) {
         self.lock().models = models;
+    }
+
+    /// Every chat answer waits `latency` first (after faults): a model with a
+    /// fixed thinking time, for load runs. Zero (the default) answers at once.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// `false` stops keeping request bodies for [`ProviderSim::requests`]
+    /// (load runs: long histories at thousands of requests would pile up).
+    pub fn set_record_requests(&self, on: bool) {
+        self.lock().requests_off = !on;
+    }
+
+    /// The measured model time of every chat request answered so far, oldest first.
+    pub fn timings(&self) -> Vec<CallTiming> {
+        self.lock().timings.clone()
     }
 
     /// Stops listening (open answers are cut).

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{Fault, ProviderSim, RecordedRequest, ScriptedReply, DEFAULT_MODELS};
+use super::{CallTiming, Fault, ProviderSim, RecordedRequest, ScriptedReply, DEFAULT_MODELS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -48,7 +48,9 @@ fn text_chars(v: &Value) -> usize {
 
 /// Text of the last user message (string content or its text blocks).
 fn last_user_text(body: &Value) -> String {
-    let messages = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return String::new();
+    };
     for m in messages.iter().rev() {
         if m.get("role").and_then(Value::as_str) != Some("user") {
             continue;
@@ -124,12 +126,14 @@ fn admit(
     let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let expected = {
         let mut st = sim.lock();
-        st.requests.push(RecordedRequest {
-            at: Instant::now(),
-            path: path.to_owned(),
-            body: body.clone(),
-            streamed,
-        });
+        if !st.requests_off {
+            st.requests.push(RecordedRequest {
+                at: Instant::now(),
+                path: path.to_owned(),
+                body: body.clone(),
+                streamed,
+            });
+        }
         st.api_key.clone()
     };
     let expected = expected?;
@@ -199,10 +203,25 @@ async fn gate(sim: &ProviderSim, shape: Shape, body: &Value) -> Result<bool, Box
         }
         Some(Fault::UnknownModel) => return Err(Box::new(unknown_model(shape, &model))),
     }
-    let models = sim.lock().models.clone();
-    if !models.is_empty() && !models.contains(&model) {
+    let (known, latency) = {
+        let st = sim.lock();
+        (st.models.is_empty() || st.models.contains(&model), st.latency)
+    };
+    if !known {
         return Err(Box::new(unknown_model(shape, &model)));
     }
+    // The simulated thinking time, measured: tokio's timer rounds a sleep up
+    // to the next millisecond, so load runs subtract what was really spent.
+    let started = Instant::now();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let timing = CallTiming {
+        at: started,
+        last_user_text: last_user_text(body),
+        model_time: started.elapsed(),
+    };
+    sim.lock().timings.push(timing);
     Ok(broken)
 }
 

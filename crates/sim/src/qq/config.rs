@@ -94,6 +94,11 @@ pub struct QqSimConfig {
     pub max_upload_bytes: usize,
     /// A typing notice (msg_type 6) with `msg_id` consumes one passive reply (true).
     pub input_notify_consumes_reply: bool,
+    /// Keep the REST and gateway logs ([`super::QqSim::rest_log`],
+    /// [`super::QqSim::gateway_log`]) (true). Load runs turn them off: at
+    /// thousands of events a second they cost the simulator memory and CPU
+    /// that would otherwise be charged to the client under test.
+    pub keep_logs: bool,
 }
 
 impl Default for QqSimConfig {
@@ -123,6 +128,7 @@ impl Default for QqSimConfig {
             upload_ttl: Duration::from_secs(3600),
             max_upload_bytes: 10 * 1024 * 1024,
             input_notify_consumes_reply: true,
+            keep_logs: true,
         }
     }
 }

@@ -183,10 +183,11 @@ impl QqSim {
     pub async fn start_on(addr: SocketAddr, config: QqSimConfig) -> std::io::Result<QqSim> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let state = State { logs_off: !config.keep_logs, ..State::default() };
         let inner = Arc::new(Inner {
             config,
             addr,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             sends_notify: Notify::new(),
             shutdown: Notify::new(),
             started: Instant::now(),
@@ -201,6 +202,11 @@ impl QqSim {
             .fallback(any(rest::dispatch).with_state(inner.clone()));
         let stop = inner.clone();
         tokio::spawn(async move {
+            // No Nagle: a small frame or response must not wait for the peer's
+            // delayed ACK (~40 ms), which would be charged to the client under test.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let served = axum::serve(listener, router)
                 .with_graceful_shutdown(async move { stop.shutdown.notified().await })
                 .await;
@@ -484,6 +490,18 @@ impl QqSim {
     /// Every accepted message send, in order.
     pub fn sends(&self) -> Vec<RecordedSend> {
         self.inner.lock().sends.clone()
+    }
+
+    /// The accepted message sends from index `from` on (`sends()[from..]`),
+    /// without copying the earlier ones: a poller keeps its own cursor.
+    pub fn sends_since(&self, from: usize) -> Vec<RecordedSend> {
+        let st = self.inner.lock();
+        st.sends.get(from..).map(<[RecordedSend]>::to_vec).unwrap_or_default()
+    }
+
+    /// How many message sends were accepted so far.
+    pub fn send_count(&self) -> usize {
+        self.inner.lock().sends.len()
     }
 
     /// Every REST request (token, REST, binding), including rejected ones.

@@ -91,7 +91,15 @@ fn parse_body(bytes: &Bytes) -> Result<Value, ()> {
 
 fn log(inner: &Inner, method: &Method, path: &str, reply: &Reply, body: Value) {
     let is_send = reply.status == 200 && method == Method::POST && path.ends_with("/messages");
-    inner.lock().rest_log.push(RecordedRest {
+    let mut st = inner.lock();
+    if st.logs_off {
+        drop(st);
+        if is_send {
+            inner.sends_notify.notify_waiters();
+        }
+        return;
+    }
+    st.rest_log.push(RecordedRest {
         at: Instant::now(),
         method: method.to_string(),
         path: path.to_owned(),
@@ -99,6 +107,7 @@ fn log(inner: &Inner, method: &Method, path: &str, reply: &Reply, body: Value) {
         body,
         response: reply.body.clone().unwrap_or(Value::Null),
     });
+    drop(st);
     if is_send {
         inner.sends_notify.notify_waiters();
     }

@@ -248,6 +248,8 @@ pub(crate) struct State {
     pub uploads: HashMap<String, Upload>,
     pub sent_msgs: HashMap<String, SentMsg>,
     pub bind_tasks: Vec<BindTask>,
+    /// [`QqSimConfig::keep_logs`] was false: `log_frame` and the REST log skip.
+    pub logs_off: bool,
 }
 
 /// The shard a guild event belongs to (spec §3.5).
@@ -339,6 +341,9 @@ impl State {
         frame: Value,
         close_code: Option<u16>,
     ) {
+        if self.logs_off {
+            return;
+        }
         let app_id = self.conns.get(&conn).and_then(|c| c.app_id.clone()).unwrap_or_default();
         self.gateway_log.push(RecordedFrame {
             at: Instant::now(),

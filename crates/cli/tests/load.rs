@@ -1,0 +1,55 @@
+//! The load tool (`pincer-sim load`) against a debug `pincer`: a tiny load
+//! must come back with every message answered exactly once and numbers that
+//! make sense. The real measurements (release builds) are in docs/BENCHMARKS.md.
+
+use std::path::PathBuf;
+
+use pincer_sim::load::{self, LoadConfig};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_load_is_answered_exactly_once_and_measured() {
+    let config = LoadConfig {
+        pincer: Some(PathBuf::from(env!("CARGO_BIN_EXE_pincer"))),
+        bots: 2,
+        groups: 2,
+        rate: 20.0,
+        duration: 2.0,
+        model_latency_ms: 20,
+        idle_secs: 1.0,
+        drain_secs: 30.0,
+        keep_home: false,
+    };
+    let report = load::run(&config).await.expect("the load run completes");
+    let table = report.table();
+    eprintln!("{table}");
+
+    assert_eq!(report.injected, 40, "{table}");
+    assert_eq!(report.lost, 0, "{table}");
+    assert_eq!(report.duplicated, 0, "{table}");
+    assert_eq!(report.answered, 40, "{table}");
+    assert_eq!(report.replies, 40, "{table}");
+    assert!(report.clean());
+    assert!((15.0..=25.0).contains(&report.injected_per_sec), "{table}");
+
+    // The model's measured time is at least its configured latency, and the
+    // overhead is what is left of the end-to-end time.
+    let model = report.model_ms.expect("model timings");
+    assert!(model.p50 >= 20.0 && model.p50 < 200.0, "{table}");
+    let overhead = report.overhead_ms.expect("overhead");
+    let e2e = report.end_to_end_ms.expect("end to end");
+    assert!(overhead.p50 > 0.0 && overhead.p50 <= overhead.p99, "{table}");
+    assert!(overhead.p99 <= overhead.max && overhead.max < 10_000.0, "{table}");
+    assert!(e2e.p50 >= model.p50 && e2e.p50 > overhead.p50, "{table}");
+
+    // A live daemon has memory, threads and used some CPU under load.
+    let rss = report.rss_kib;
+    assert!(rss.idle > 1024 && rss.idle < 1024 * 1024, "{table}");
+    assert!(rss.peak >= rss.idle && rss.after > 0, "{table}");
+    assert!(report.threads_idle >= 1 && report.threads_peak >= report.threads_idle, "{table}");
+    assert!(report.cpu_secs.load > 0.0 && report.cpu_secs.load_cores < 2.5, "{table}");
+    assert!(report.connect_secs > 0.0 && report.connect_secs < 60.0, "{table}");
+
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["lost"], 0);
+    assert!(json["overhead_ms"]["p99"].is_number());
+}
