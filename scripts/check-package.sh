@@ -14,8 +14,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 echo "== $deb ($(du -h "$deb" | cut -f1))"
 contents=$(dpkg-deb -c "$deb")
-for f in ./usr/bin/pincer-desktop ./usr/bin/pincer ./usr/share/applications/Pincer.desktop \
-  ./usr/lib/systemd/user/pincer.service ./usr/share/icons/hicolor/128x128/apps/pincer-desktop.png; do
+for f in usr/bin/pincer-desktop usr/bin/pincer usr/share/applications/Pincer.desktop \
+  usr/lib/systemd/user/pincer.service usr/share/icons/hicolor/128x128/apps/pincer-desktop.png; do
   grep -q " $f\$" <<<"$contents" || fail "$f is not in the .deb"
 done
 depends=$(dpkg-deb -f "$deb" Depends)
@@ -49,7 +49,8 @@ xvfb-run -a -s '-screen 0 1280x800x24' dbus-run-session -- bash -c '
   app=$!
   for i in $(seq 1 120); do
     if xwininfo -root -tree 2>/dev/null | grep -q "Pincer 钳"; then
-      echo "window shown after $((i / 4)) s"
+      echo "window shown after ~$((i * 250)) ms"
+      sleep 4  # let the wizard render before the screenshot
       import -window root "$PINCER_HOME/installed-app.png" || true
       kill $app; wait $app 2>/dev/null; exit 0
     fi

@@ -168,6 +168,13 @@ async fn watch_for_trouble(app: AppHandle) {
 
 /// Runs the app.
 pub fn run() {
+    let tray_only = std::env::args().any(|a| a == TRAY_FLAG);
+    if cfg!(target_os = "linux") && tray_only && std::env::var_os("GDK_GL").is_none() {
+        // Nothing in the tray draws with OpenGL; without this GTK loads Mesa
+        // (and its 44 MB LLVM) for a window that never exists. Set before
+        // GTK starts and before any other thread.
+        std::env::set_var("GDK_GL", "disable");
+    }
     let paths = match PincerPaths::from_env() {
         Some(p) => p,
         None => {
@@ -236,10 +243,10 @@ pub fn run() {
             tray::tray_state,
             tray::tray_action,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             // `--tray` (login autostart, and the image a window closed to the
             // tray turns into) starts without a window.
-            if !std::env::args().any(|a| a == TRAY_FLAG) {
+            if !tray_only {
                 if let Err(e) = window::open_main(app.handle()) {
                     tracing::error!(error = %e.en, "cannot open the window");
                 }

@@ -213,7 +213,7 @@ export function readTree(dir) {
   return out;
 }
 
-/** Resident memory of a process and its descendants, in KiB (from /proc). */
+/** Resident memory (RSS and PSS) of a process and its live descendants, in KiB (from /proc). */
 export function treeRssKib(rootPid) {
   const children = new Map();
   for (const name of readdirSync('/proc')) {
@@ -228,21 +228,31 @@ export function treeRssKib(rootPid) {
     }
   }
   let total = 0;
+  let totalPss = 0;
   const parts = [];
   const visit = (pid) => {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
       const name = /Name:\s+(.*)/.exec(status)?.[1] ?? '?';
+      // PSS splits shared pages (WebKit's and Mesa's libraries are mapped by
+      // all three processes) between their users: the fair sum.
+      let pss = 0;
+      try {
+        pss = Number(/Pss:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        /* gone */
+      }
       total += rss;
-      parts.push({ pid, name, rssKib: rss });
+      totalPss += pss;
+      parts.push({ pid, name, rssKib: rss, pssKib: pss });
     } catch {
       /* gone */
     }
     for (const c of children.get(pid) ?? []) visit(c);
   };
   visit(rootPid);
-  return { total, parts };
+  return { total, totalPss, parts: parts.filter((p) => p.rssKib > 0) };
 }
 
 /** The pid of the running app (started by WebKitWebDriver). */

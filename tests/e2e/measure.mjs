@@ -65,15 +65,18 @@ try {
 
   console.log(`binary: ${APP}`);
   console.log(`launch → dashboard shown: ${shownMs.toFixed(0)} ms; bot ready: ${readyMs.toFixed(0)} ms`);
-  console.log(`dashboard open: ${mb(open.total)} MB  (${open.parts.map((p) => `${p.name} ${mb(p.rssKib)}`).join(', ')})`);
-  console.log(`closed to tray: ${mb(tray.total)} MB  (${tray.parts.map((p) => `${p.name} ${mb(p.rssKib)}`).join(', ')})`);
+  const line = (m) => `RSS ${mb(m.total)} MB, PSS ${mb(m.totalPss)} MB  (${m.parts.map((p) => `${p.name} ${mb(p.rssKib)}/${mb(p.pssKib)}`).join(', ')})`;
+  console.log(`dashboard open: ${line(open)}`);
+  console.log(`closed to tray: ${line(tray)}`);
   console.log(
     JSON.stringify({
       binary: APP,
       launch_to_dashboard_ms: Math.round(shownMs),
       launch_to_bot_ready_ms: Math.round(readyMs),
       dashboard_open_rss_mb: Number(mb(open.total)),
+      dashboard_open_pss_mb: Number(mb(open.totalPss)),
       tray_rss_mb: Number(mb(tray.total)),
+      tray_pss_mb: Number(mb(tray.totalPss)),
       dashboard_parts: open.parts,
       tray_parts: tray.parts,
     }),

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Alert, Button, QRCode, Space, Typography } from 'antd';
-import { CheckCircleFilled, LoadingOutlined, MobileOutlined, WarningOutlined } from '@ant-design/icons';
+import { CheckCircleFilled, LoadingOutlined, MobileOutlined, ReloadOutlined, WarningOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
 import { api, events, type BindProgress, type DraftBot, type UserError } from '../api';
 import { useErrorText } from '../components/useErrorText';
@@ -145,6 +145,16 @@ export function QrBind({ onDone }: { onDone: (draft: DraftBot) => void }) {
           size={200}
           status={qrStatus}
           onRefresh={() => void start()}
+          // A failed binding is not an expired code: offer a retry instead.
+          statusRender={
+            s.phase === 'failed'
+              ? () => (
+                  <Button type="link" icon={<ReloadOutlined />} onClick={() => void start()}>
+                    {t('common.retry')}
+                  </Button>
+                )
+              : undefined
+          }
           bordered
         />
       </div>
