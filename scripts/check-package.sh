@@ -23,6 +23,10 @@ echo "Depends: $depends"
 for d in libwebkit2gtk-4.1-0 libgtk-3-0 libayatana-appindicator3-1; do
   grep -q "$d" <<<"$depends" || fail "the .deb does not depend on $d"
 done
+# The CLI is the headless build: it must run on a server without WebKit/GTK.
+if ldd target/release/pincer | grep -Eq 'webkit|gtk|javascriptcore'; then
+  fail "target/release/pincer links WebKit/GTK: the headless CLI must not"
+fi
 echo "== $rpm ($(du -h "$rpm" | cut -f1))"
 rpm -qlp "$rpm" 2>/dev/null | grep -qx /usr/bin/pincer || fail "/usr/bin/pincer is not in the .rpm"
 rpm -qlp "$rpm" 2>/dev/null | grep -qx /usr/bin/pincer-desktop || fail "the app is not in the .rpm"

@@ -31,7 +31,8 @@ echo "== cargo test"
 cargo test --workspace --locked
 
 echo "== desktop app end to end (a real window under Xvfb, over WebDriver)"
-# cargo test built target/debug/pincer-desktop and pincer-sim above.
+# The binaries under test (cargo test builds only those with integration tests).
+cargo build --locked -p pincer-desktop -p pincer-sim
 [ -x .tools/bin/tauri-driver ] || cargo install --locked --root .tools tauri-driver@2.1.0
 npm ci --prefix tests/e2e --no-audit --no-fund
 bash scripts/e2e.sh
