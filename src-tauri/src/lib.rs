@@ -142,7 +142,6 @@ async fn watch_for_trouble(app: AppHandle) {
         tick.tick().await;
         let state = app.state::<AppState>();
         let Some(rt) = state.runtime_if_started() else { continue };
-        let zh = state.locale() == "zh-CN";
         let now =
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
         for s in rt.status().await {
@@ -153,6 +152,8 @@ async fn watch_for_trouble(app: AppHandle) {
             if !told.insert(s.name.clone()) {
                 continue;
             }
+            // The config is read only when there is something to say.
+            let zh = state.locale() == "zh-CN";
             let why = if zh { s.explanation_zh.clone() } else { s.explanation.clone() }
                 .unwrap_or_default();
             let (title, body) = match (s.state, zh) {

@@ -625,15 +625,7 @@ fn check_before_enable(paths: &PincerPaths, skill: &Skill, yes: bool) -> anyhow:
 }
 
 fn set_key(name: &str, var: &str) -> anyhow::Result<ExitCode> {
-    let valid = !var.is_empty()
-        && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        && !var.as_bytes()[0].is_ascii_digit();
-    if !valid {
-        bail!(pick(
-            format!("变量名 {var} 无效：只能用大写字母、数字和下划线，例如 GITHUB_TOKEN"),
-            format!("invalid variable name {var}: use A-Z, 0-9 and _, e.g. GITHUB_TOKEN")
-        ));
-    }
+    pincer_runtime::setup::check_env_var_name(var).map_err(|e| anyhow!(pick(e.zh, e.en)))?;
     let value = read_secret(&format!("{name} {var}: "), false)?.expect("required");
     let secret = SecretName::SkillEnv { skill: name.to_owned(), var: var.to_owned() };
     Secrets::default()

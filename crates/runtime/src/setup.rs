@@ -581,6 +581,21 @@ pub fn set_skill_enabled(
     Ok(changed)
 }
 
+/// Refuses an environment variable name a skill could not be given
+/// (`A-Z`, `0-9` and `_`, not starting with a digit).
+pub fn check_env_var_name(var: &str) -> Result<(), UserError> {
+    let valid = !var.is_empty()
+        && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !var.as_bytes()[0].is_ascii_digit();
+    if valid {
+        return Ok(());
+    }
+    Err(UserError::new(
+        format!("变量名 {var} 无效：只能用大写字母、数字和下划线，例如 GITHUB_TOKEN"),
+        format!("invalid variable name {var}: use A-Z, 0-9 and _, e.g. GITHUB_TOKEN"),
+    ))
+}
+
 /// Stores a skill's environment variable in the keyring.
 pub fn set_skill_key(
     secrets: &Secrets,
@@ -588,15 +603,7 @@ pub fn set_skill_key(
     var: &str,
     value: &Secret,
 ) -> Result<(), UserError> {
-    let valid = !var.is_empty()
-        && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        && !var.as_bytes()[0].is_ascii_digit();
-    if !valid {
-        return Err(UserError::new(
-            format!("变量名 {var} 无效：只能用大写字母、数字和下划线，例如 GITHUB_TOKEN"),
-            format!("invalid variable name {var}: use A-Z, 0-9 and _, e.g. GITHUB_TOKEN"),
-        ));
-    }
+    check_env_var_name(var)?;
     if value.expose().trim().is_empty() {
         return Err(UserError::new("密钥不能为空。", "the key is empty"));
     }
