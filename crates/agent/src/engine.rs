@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,9 @@ use tokio_util::task::TaskTracker;
 use crate::context::{estimate_tokens, estimate_tools_tokens, trim_to_budget, Persona, Summarizer};
 use crate::provider::{ChatMessage, ChatProvider, ChatRequest, ProviderError, Role};
 use crate::scene::{ConversationKey, Inbound, Scene};
-use crate::store::{today, Commit, OutboundReply, Store, StoreError, ToolCallRecord, TurnRole};
+use crate::store::{
+    now_secs, today, Commit, OutboundReply, Store, StoreError, ToolCallRecord, Turn, TurnRole,
+};
 use crate::tools::{ToolContext, ToolRegistry};
 
 /// What the platform answered for a delivered reply.
@@ -331,6 +333,10 @@ struct Inner {
     bots: RwLock<HashMap<String, Arc<BotState>>>,
     workers: Mutex<HashMap<ConversationKey, (u64, mpsc::Sender<Job>)>>,
     next_worker: std::sync::atomic::AtomicU64,
+    /// Bumped whenever turns may have been deleted from the store
+    /// (retention): every worker's [`HistoryCache`] taken under an older
+    /// value is stale.
+    history_generation: AtomicU64,
     tracker: TaskTracker,
     cancel: CancellationToken,
     closed: AtomicBool,
@@ -408,6 +414,40 @@ impl StorageWait {
     }
 }
 
+/// A conversation worker's copy of the newest stored turns of its
+/// conversation, so that answering a message does not read the history back
+/// from the store each time.
+///
+/// It holds exactly what [`Store::history`] would return with the same
+/// limit: it is loaded from the store, then extended with the turns the
+/// worker itself commits (the only writer of its conversation's turns in
+/// normal operation: one worker per conversation). It is dropped — and
+/// reloaded on the next message — when the bot's `history_turns` changes,
+/// when turns may have been deleted (retention bumps
+/// `Inner::history_generation`), or when a store operation fails or its
+/// outcome is uncertain. It lives and dies with its worker.
+struct HistoryCache {
+    /// Oldest first, at most `limit`.
+    turns: VecDeque<Turn>,
+    /// The `history_turns` it was loaded with.
+    limit: usize,
+    /// `Inner::history_generation` when it was loaded.
+    generation: u64,
+}
+
+impl HistoryCache {
+    /// Appends turns just committed, keeping the newest `limit`.
+    fn push(&mut self, turns: Vec<(TurnRole, Option<String>, String)>) {
+        let created_at = now_secs();
+        for (role, sender, content) in turns {
+            self.turns.push_back(Turn { role, sender, content, created_at });
+        }
+        while self.turns.len() > self.limit {
+            self.turns.pop_front();
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -425,6 +465,7 @@ impl Engine {
                 bots: RwLock::new(HashMap::new()),
                 workers: Mutex::new(HashMap::new()),
                 next_worker: std::sync::atomic::AtomicU64::new(0),
+                history_generation: AtomicU64::new(0),
                 tracker: TaskTracker::new(),
                 cancel: CancellationToken::new(),
                 closed: AtomicBool::new(false),
@@ -591,6 +632,8 @@ impl Engine {
 
     async fn worker(self, key: ConversationKey, id: u64, mut rx: mpsc::Receiver<Job>) {
         let idle = self.inner.config.idle_worker_timeout;
+        // This conversation's recent turns; dies with the worker.
+        let mut history: Option<HistoryCache> = None;
         loop {
             let next = tokio::select! {
                 _ = self.inner.cancel.cancelled() => return,
@@ -605,7 +648,7 @@ impl Engine {
                     let Ok(_permit) = permit else { return };
                     tokio::select! {
                         _ = self.inner.cancel.cancelled() => return,
-                        _ = self.process(job) => {}
+                        _ = self.process(job, &mut history) => {}
                     }
                 }
                 Ok(None) => return, // every sender dropped: shutdown drain finished
@@ -624,7 +667,7 @@ impl Engine {
         }
     }
 
-    async fn process(&self, job: Job) {
+    async fn process(&self, job: Job, history: &mut Option<HistoryCache>) {
         let Some(bot) = self.bot(&job.inbound.bot) else {
             tracing::warn!(bot = %job.inbound.bot, "message for a removed bot dropped");
             return;
@@ -636,8 +679,12 @@ impl Engine {
                 JobKind::RefuseRateLimited => {
                     self.commit_notice(&inbound, &bot.config.texts.rate_limited).await
                 }
-                JobKind::Answer => self.answer(&bot, &inbound).await,
+                JobKind::Answer => self.answer(&bot, &inbound, history).await,
             };
+            if result.is_err() {
+                // Whatever failed, the store is the truth: reload next time.
+                *history = None;
+            }
             // The disk is full: the message stays accepted ("new") and is
             // answered once the store can write again (commits are idempotent).
             match result {
@@ -668,9 +715,10 @@ impl Engine {
         &self,
         bot: &BotState,
         inbound: &Inbound,
+        history: &mut Option<HistoryCache>,
     ) -> Result<Vec<OutboundReply>, StoreError> {
         let cfg = &bot.config;
-        match self.run_model(bot, inbound).await {
+        match self.run_model(bot, inbound, history).await {
             Ok(answer) => {
                 lock(&bot.status).answered += 1;
                 let answer = answer.trim();
@@ -691,7 +739,17 @@ impl Engine {
                     chunks,
                     markdown: cfg.markdown,
                 };
-                self.inner.store.commit_answer(inbound, commit).await
+                let turns = commit.turns.clone();
+                let result = self.inner.store.commit_answer(inbound, commit).await;
+                match (&result, history.as_mut()) {
+                    // Replies were created, so the turns were inserted with
+                    // them (one transaction).
+                    (Ok(replies), Some(cache)) if !replies.is_empty() => cache.push(turns),
+                    // An error, or nothing inserted (the message was already
+                    // answered): the cache may be wrong.
+                    _ => *history = None,
+                }
+                result
             }
             Err(Failure::Cap) => {
                 let day = today();
@@ -748,7 +806,12 @@ impl Engine {
     }
 
     /// Builds the context and runs the tool loop; returns the final answer.
-    async fn run_model(&self, bot: &BotState, inbound: &Inbound) -> Result<String, Failure> {
+    async fn run_model(
+        &self,
+        bot: &BotState,
+        inbound: &Inbound,
+        history: &mut Option<HistoryCache>,
+    ) -> Result<String, Failure> {
         let cfg = &bot.config;
         let conversation = inbound.scene.conversation_id();
         // Shared rooms (groups, guild channels): tag user turns with the author.
@@ -757,7 +820,7 @@ impl Engine {
             (true, Some(s)) => format!("[{s}] {text}"),
             _ => text.to_owned(),
         };
-        let history = self.inner.store.history(&cfg.id, &conversation, cfg.history_turns).await?;
+        let history = self.history(cfg, &conversation, history).await?;
         let mut messages: Vec<ChatMessage> = history
             .iter()
             .map(|t| match t.role {
@@ -857,6 +920,28 @@ impl Engine {
         }
         // Unreachable: the last round offers no tools and returns.
         Err(Failure::Cancelled)
+    }
+
+    /// The conversation's newest `history_turns` turns, oldest first: what
+    /// [`Store::history`] returns, from the worker's cache when it is still
+    /// valid (else reloaded into it).
+    async fn history<'c>(
+        &self,
+        cfg: &BotConfig,
+        conversation: &str,
+        cache: &'c mut Option<HistoryCache>,
+    ) -> Result<&'c VecDeque<Turn>, StoreError> {
+        // Read before loading: retention deleting rows meanwhile bumps it
+        // after its deletion, so such a load is never trusted later.
+        let generation = self.inner.history_generation.load(Ordering::SeqCst);
+        let valid =
+            cache.take().filter(|c| c.generation == generation && c.limit == cfg.history_turns);
+        if let Some(c) = valid {
+            return Ok(&cache.insert(c).turns);
+        }
+        let turns = self.inner.store.history(&cfg.id, conversation, cfg.history_turns).await?;
+        let loaded = HistoryCache { turns: turns.into(), limit: cfg.history_turns, generation };
+        Ok(&cache.insert(loaded).turns)
     }
 
     /// One model call with retries on retryable errors.
@@ -1009,8 +1094,16 @@ impl Engine {
     }
 
     /// Deletes history older than `days` days (see [`Store::apply_retention`]).
+    /// Use this rather than the store's own method while the engine runs:
+    /// it also tells the conversation workers to reload their history.
     pub async fn apply_retention(&self, days: u32) -> Result<usize, StoreError> {
-        self.inner.store.apply_retention(days, crate::store::now_secs()).await
+        let result = self.inner.store.apply_retention(days, now_secs()).await;
+        // Turns were deleted (or may have been): the workers' cached
+        // histories are stale.
+        if !matches!(result, Ok(0)) {
+            self.inner.history_generation.fetch_add(1, Ordering::SeqCst);
+        }
+        result
     }
 
     /// Applies retention now and then every `every`, until the engine is

@@ -3,7 +3,8 @@
 //! `exec` audit log, token usage per bot per day and the price table.
 //!
 //! Every query runs on tokio's blocking pool ([`tokio::task::spawn_blocking`]);
-//! nothing here blocks an async task. The schema is versioned with SQLite's
+//! nothing here blocks an async task. Operations that arrive while another
+//! one runs are committed together (group commit, see [`Store::run`]). The schema is versioned with SQLite's
 //! `user_version` and upgraded by [`MIGRATIONS`] when the file is opened.
 
 use std::path::{Path, PathBuf};
@@ -394,7 +395,78 @@ pub struct Commit {
 #[derive(Debug, Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Operations waiting for the connection; whoever holds it next runs
+    /// them all.
+    queue: Arc<Mutex<Vec<Box<dyn Op>>>>,
     path: PathBuf,
+}
+
+impl std::fmt::Debug for dyn Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Op")
+    }
+}
+
+/// A queued store operation, type-erased so one batch can hold many kinds.
+trait Op: Send {
+    /// Runs the operation and keeps its result (again, if the batch it ran
+    /// in was rolled back).
+    fn run(&mut self, c: &mut Connection);
+    /// Hands the kept result to the caller.
+    fn finish(self: Box<Self>);
+}
+
+/// The result of one operation, from the thread that ran it to its caller.
+type Slot<R> = Arc<Mutex<Option<Result<R, StoreError>>>>;
+
+struct Pending<R, F> {
+    f: F,
+    result: Option<Result<R, StoreError>>,
+    slot: Slot<R>,
+}
+
+impl<R: Send, F: FnMut(&mut Connection) -> Result<R, StoreError> + Send> Op for Pending<R, F> {
+    fn run(&mut self, c: &mut Connection) {
+        let f = &mut self.f;
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c)))
+            .unwrap_or_else(|_| Err(StoreError::Task("a store operation panicked".into())));
+        self.result = Some(r);
+    }
+
+    fn finish(self: Box<Self>) {
+        let r = self.result.unwrap_or_else(|| Err(StoreError::Task("not run".into())));
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+}
+
+/// Runs queued operations. Several run in one transaction, so they share
+/// one commit (one WAL append) instead of one each; each operation is
+/// atomic on its own (one statement, or a savepoint). If the transaction
+/// cannot be kept (SQLite rolled it back, e.g. on a full disk, or the commit
+/// failed), nothing of it was stored and every operation runs again alone,
+/// so each caller gets its own result.
+fn run_batch(conn: &mut Connection, mut ops: Vec<Box<dyn Op>>) {
+    if ops.len() > 1 && conn.execute_batch("BEGIN IMMEDIATE").is_ok() {
+        let mut intact = true;
+        for op in ops.iter_mut() {
+            op.run(conn);
+            if conn.is_autocommit() {
+                intact = false;
+                break;
+            }
+        }
+        if intact && conn.execute_batch("COMMIT").is_ok() {
+            ops.into_iter().for_each(|op| op.finish());
+            return;
+        }
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    for mut op in ops {
+        op.run(conn);
+        op.finish();
+    }
 }
 
 impl Store {
@@ -409,12 +481,15 @@ impl Store {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // Every query goes through `prepare_cached`; keep all of them
+            // parsed (the default of 16 is fewer than the store's statements).
+            conn.set_prepared_statement_cache_capacity(64);
             migrate(&mut conn)?;
             Ok(conn)
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)), path })
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), path })
     }
 
     /// The file this store uses.
@@ -422,16 +497,29 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool. `f` is queued;
+    /// the first thread to get the connection runs everything queued by then
+    /// in one transaction (see [`run_batch`]), and the others find their
+    /// results done when they get it. `f` may run twice (after a batch was
+    /// rolled back), never with its effects kept twice.
     async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnMut(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let (conn, queue) = (self.conn.clone(), self.queue.clone());
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Task("lock poisoned".into()))?;
-            f(&mut guard)
+            let slot: Slot<R> = Arc::default();
+            let op = Pending { f, result: None, slot: slot.clone() };
+            queue.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(op));
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(done) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return done;
+            }
+            let batch = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
+            run_batch(&mut conn, batch);
+            let done = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            done.unwrap_or_else(|| Err(StoreError::Task("the operation was not run".into())))
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -454,11 +542,13 @@ impl Store {
         self.run(move |c| {
             let scene = serde_json::to_string(&inb.scene)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let n = c.execute(
-                "INSERT OR IGNORE INTO inbound
+            let n = c
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO inbound
                  (bot, message_id, conversation, sender, text, received_at, state, scene)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+                )?
+                .execute(params![
                     inb.bot,
                     inb.message_id,
                     inb.scene.conversation_id(),
@@ -467,8 +557,7 @@ impl Store {
                     now_secs(),
                     state,
                     scene
-                ],
-            )?;
+                ])?;
             Ok(n == 1)
         })
         .await
@@ -484,10 +573,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (bot, id, state) = (bot.to_owned(), message_id.to_owned(), state.to_owned());
         self.run(move |c| {
-            c.execute(
-                "UPDATE inbound SET state = ?3 WHERE bot = ?1 AND message_id = ?2",
-                params![bot, id, state],
-            )?;
+            c.prepare_cached("UPDATE inbound SET state = ?3 WHERE bot = ?1 AND message_id = ?2")?
+                .execute(params![bot, id, state])?;
             Ok(())
         })
         .await
@@ -498,7 +585,7 @@ impl Store {
     pub async fn unanswered(&self, bot: &str) -> Result<Vec<crate::scene::Inbound>, StoreError> {
         let bot = bot.to_owned();
         self.run(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT message_id, scene, text FROM inbound
                  WHERE bot = ?1 AND state = 'new' AND scene IS NOT NULL
                  ORDER BY received_at, rowid",
@@ -589,45 +676,54 @@ impl Store {
     ) -> Result<Vec<OutboundReply>, StoreError> {
         let inb = inbound.clone();
         self.run(move |c| {
-            let tx = c.transaction()?;
+            // A savepoint, not a transaction: it may run inside a batch.
+            let tx = c.savepoint()?;
             let now = now_secs();
             let conv = inb.scene.conversation_id();
             let scene = serde_json::to_string(&inb.scene)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let already: Option<String> = tx
-                .query_row(
-                    "SELECT state FROM inbound WHERE bot = ?1 AND message_id = ?2",
-                    params![inb.bot, inb.message_id],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT state FROM inbound WHERE bot = ?1 AND message_id = ?2")?
+                .query_row(params![inb.bot, inb.message_id], |r| r.get(0))
                 .optional()?;
             let mut out = Vec::new();
             if already.as_deref() != Some("answered") {
-                for (role, sender, content) in &commit.turns {
-                    tx.execute(
+                // The cached statements borrow `tx`: they are dropped (returned
+                // to the cache) at the end of their blocks, before the commit.
+                {
+                    let mut insert_turn = tx.prepare_cached(
                         "INSERT INTO turns (bot, conversation, role, sender, content, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![inb.bot, conv, role.as_str(), sender, content, now],
                     )?;
-                }
-                let parts = commit.chunks.len() as u32;
-                for (i, text) in commit.chunks.iter().enumerate() {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO replies (bot, conversation, scene, reply_to, part,
-                         parts, text, markdown, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                        params![
+                    for (role, sender, content) in &commit.turns {
+                        insert_turn.execute(params![
                             inb.bot,
                             conv,
-                            scene,
-                            inb.message_id,
-                            i as i64,
-                            parts,
-                            text,
-                            commit.markdown,
+                            role.as_str(),
+                            sender,
+                            content,
                             now
-                        ],
-                    )?;
+                        ])?;
+                    }
+                }
+                let parts = commit.chunks.len() as u32;
+                let mut insert_reply = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO replies (bot, conversation, scene, reply_to, part,
+                         parts, text, markdown, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                )?;
+                for (i, text) in commit.chunks.iter().enumerate() {
+                    insert_reply.execute(params![
+                        inb.bot,
+                        conv,
+                        scene,
+                        inb.message_id,
+                        i as i64,
+                        parts,
+                        text,
+                        commit.markdown,
+                        now
+                    ])?;
                     out.push(OutboundReply {
                         id: tx.last_insert_rowid(),
                         bot: inb.bot.clone(),
@@ -640,10 +736,10 @@ impl Store {
                         attempts: 0,
                     });
                 }
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE inbound SET state = 'answered' WHERE bot = ?1 AND message_id = ?2",
-                    params![inb.bot, inb.message_id],
-                )?;
+                )?
+                .execute(params![inb.bot, inb.message_id])?;
             }
             tx.commit()?;
             Ok(out)
@@ -658,7 +754,7 @@ impl Store {
     ) -> Result<Vec<OutboundReply>, StoreError> {
         let bot = bot.map(str::to_owned);
         self.run(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, bot, scene, reply_to, text, markdown, part, parts, attempts
                  FROM replies WHERE state = 'pending' AND (?1 IS NULL OR bot = ?1) ORDER BY id",
             )?;
@@ -680,7 +776,7 @@ impl Store {
     ) -> Result<Vec<ReplyRecord>, StoreError> {
         let (bot, id) = (bot.to_owned(), message_id.to_owned());
         self.run(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, bot, scene, reply_to, text, markdown, part, parts, attempts,
                         state, response_id, error
                  FROM replies WHERE bot = ?1 AND reply_to = ?2 ORDER BY part",
@@ -707,10 +803,10 @@ impl Store {
     /// Counts a delivery attempt of an outbox entry (before sending it).
     pub async fn mark_attempt(&self, id: i64) -> Result<(), StoreError> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE replies SET attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-                params![id, now_secs()],
-            )?;
+            )?
+            .execute(params![id, now_secs()])?;
             Ok(())
         })
         .await
@@ -719,11 +815,11 @@ impl Store {
     /// Marks an outbox entry sent, with the platform's response id.
     pub async fn mark_sent(&self, id: i64, response_id: Option<String>) -> Result<(), StoreError> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE replies SET state = 'sent', response_id = ?2, updated_at = ?3
                  WHERE id = ?1",
-                params![id, response_id, now_secs()],
-            )?;
+            )?
+            .execute(params![id, response_id, now_secs()])?;
             Ok(())
         })
         .await
@@ -732,10 +828,10 @@ impl Store {
     /// Marks an outbox entry failed (given up), with the reason.
     pub async fn mark_failed(&self, id: i64, error: String) -> Result<(), StoreError> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE replies SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, error, now_secs()],
-            )?;
+            )?
+            .execute(params![id, error, now_secs()])?;
             Ok(())
         })
         .await
@@ -744,21 +840,21 @@ impl Store {
     /// Audits one tool call.
     pub async fn record_tool_call(&self, rec: ToolCallRecord) -> Result<(), StoreError> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO tool_calls (bot, conversation, message_id, tool, arguments, ok,
                  result, duration_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    rec.bot,
-                    rec.conversation,
-                    rec.message_id,
-                    rec.tool,
-                    rec.arguments,
-                    rec.ok,
-                    rec.result,
-                    rec.duration_ms as i64,
-                    now_secs()
-                ],
-            )?;
+            )?
+            .execute(params![
+                rec.bot,
+                rec.conversation,
+                rec.message_id,
+                rec.tool,
+                rec.arguments,
+                rec.ok,
+                rec.result,
+                rec.duration_ms as i64,
+                now_secs()
+            ])?;
             Ok(())
         })
         .await
@@ -768,7 +864,7 @@ impl Store {
     pub async fn tool_calls(&self, bot: &str) -> Result<Vec<ToolCallRecord>, StoreError> {
         let bot = bot.to_owned();
         self.run(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT bot, conversation, message_id, tool, arguments, ok, result, duration_ms
                  FROM tool_calls WHERE bot = ?1 ORDER BY id",
             )?;
@@ -793,21 +889,21 @@ impl Store {
     /// updates and deletes).
     pub async fn append_exec_audit(&self, e: ExecAuditEntry) -> Result<(), StoreError> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO exec_audit (bot, user, program, args, cwd, decision, exit_code,
                  output, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    e.bot,
-                    e.user,
-                    e.program,
-                    e.args,
-                    e.cwd,
-                    e.decision,
-                    e.exit_code,
-                    e.output,
-                    e.created_at
-                ],
-            )?;
+            )?
+            .execute(params![
+                e.bot,
+                e.user,
+                e.program,
+                e.args,
+                e.cwd,
+                e.decision,
+                e.exit_code,
+                e.output,
+                e.created_at
+            ])?;
             Ok(())
         })
         .await
@@ -817,7 +913,7 @@ impl Store {
     pub async fn exec_audit(&self, bot: &str) -> Result<Vec<ExecAuditEntry>, StoreError> {
         let bot = bot.to_owned();
         self.run(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT bot, user, program, args, cwd, decision, exit_code, output, created_at
                  FROM exec_audit WHERE bot = ?1 ORDER BY id",
             )?;
@@ -851,22 +947,22 @@ impl Store {
         let (bot, day, provider, model) =
             (bot.to_owned(), day.to_owned(), provider.to_owned(), model.to_owned());
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO usage_daily (bot, day, provider, model, input_tokens, output_tokens,
                  calls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
                  ON CONFLICT (bot, day, provider, model) DO UPDATE SET
                  input_tokens = input_tokens + excluded.input_tokens,
                  output_tokens = output_tokens + excluded.output_tokens,
                  calls = calls + 1",
-                params![
-                    bot,
-                    day,
-                    provider,
-                    model,
-                    usage.input_tokens as i64,
-                    usage.output_tokens as i64
-                ],
-            )?;
+            )?
+            .execute(params![
+                bot,
+                day,
+                provider,
+                model,
+                usage.input_tokens as i64,
+                usage.output_tokens as i64
+            ])?;
             Ok(())
         })
         .await
@@ -883,7 +979,7 @@ impl Store {
     ) -> Result<Vec<UsageRow>, StoreError> {
         let (bot, from, to) = (bot.map(str::to_owned), from_day.to_owned(), to_day.to_owned());
         self.run(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT u.bot, u.day, u.provider, u.model, u.input_tokens, u.output_tokens,
                         u.calls, p.input_per_million, p.output_per_million, p.currency
                  FROM usage_daily u LEFT JOIN prices p
@@ -928,21 +1024,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (provider, model) = (provider.to_owned(), model.to_owned());
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO prices (provider, model, input_per_million, output_per_million,
                  currency) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (provider, model) DO UPDATE SET
                  input_per_million = excluded.input_per_million,
                  output_per_million = excluded.output_per_million,
                  currency = excluded.currency",
-                params![
-                    provider,
-                    model,
-                    price.input_per_million,
-                    price.output_per_million,
-                    price.currency
-                ],
-            )?;
+            )?
+            .execute(params![
+                provider,
+                model,
+                price.input_per_million,
+                price.output_per_million,
+                price.currency
+            ])?;
             Ok(())
         })
         .await
@@ -952,10 +1048,8 @@ impl Store {
     pub async fn remove_price(&self, provider: &str, model: &str) -> Result<(), StoreError> {
         let (provider, model) = (provider.to_owned(), model.to_owned());
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM prices WHERE provider = ?1 AND model = ?2",
-                params![provider, model],
-            )?;
+            c.prepare_cached("DELETE FROM prices WHERE provider = ?1 AND model = ?2")?
+                .execute(params![provider, model])?;
             Ok(())
         })
         .await
@@ -964,7 +1058,7 @@ impl Store {
     /// The whole price table: `(provider, model, price)`.
     pub async fn prices(&self) -> Result<Vec<(String, String, Price)>, StoreError> {
         self.run(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT provider, model, input_per_million, output_per_million, currency
                  FROM prices ORDER BY provider, model",
             )?;
@@ -991,17 +1085,16 @@ impl Store {
     pub async fn apply_retention(&self, days: u32, now: i64) -> Result<usize, StoreError> {
         let cutoff = now - i64::from(days) * 86_400;
         self.run(move |c| {
-            let tx = c.transaction()?;
-            let turns = tx.execute("DELETE FROM turns WHERE created_at < ?1", params![cutoff])?;
-            tx.execute(
-                "DELETE FROM inbound WHERE received_at < ?1 AND state != 'new'",
-                params![cutoff],
-            )?;
-            tx.execute(
-                "DELETE FROM replies WHERE created_at < ?1 AND state != 'pending'",
-                params![cutoff],
-            )?;
-            tx.execute("DELETE FROM tool_calls WHERE created_at < ?1", params![cutoff])?;
+            let tx = c.savepoint()?;
+            let turns = tx
+                .prepare_cached("DELETE FROM turns WHERE created_at < ?1")?
+                .execute(params![cutoff])?;
+            tx.prepare_cached("DELETE FROM inbound WHERE received_at < ?1 AND state != 'new'")?
+                .execute(params![cutoff])?;
+            tx.prepare_cached("DELETE FROM replies WHERE created_at < ?1 AND state != 'pending'")?
+                .execute(params![cutoff])?;
+            tx.prepare_cached("DELETE FROM tool_calls WHERE created_at < ?1")?
+                .execute(params![cutoff])?;
             tx.commit()?;
             Ok(turns)
         })
@@ -1019,11 +1112,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (bot, conv, content) = (bot.to_owned(), conversation.to_owned(), content.to_owned());
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO turns (bot, conversation, role, sender, content, created_at)
                  VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
-                params![bot, conv, role.as_str(), content, created_at],
-            )?;
+            )?
+            .execute(params![bot, conv, role.as_str(), content, created_at])?;
             Ok(())
         })
         .await
@@ -1079,6 +1172,102 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An op for [`run_batch`] tests: runs `sql`, counts its runs.
+    fn op(sql: &'static str, runs: Arc<Mutex<u32>>) -> (Box<dyn Op>, Slot<usize>) {
+        let slot: Slot<usize> = Arc::default();
+        let f = move |c: &mut Connection| {
+            *runs.lock().unwrap() += 1;
+            Ok(c.execute(sql, [])?)
+        };
+        (Box::new(Pending { f, result: None, slot: slot.clone() }), slot)
+    }
+
+    fn count(c: &Connection) -> i64 {
+        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_batch_commits_together_and_a_failing_op_fails_alone() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let runs = Arc::new(Mutex::new(0));
+        let (a, ra) = op("INSERT INTO t VALUES (1)", runs.clone());
+        let (b, rb) = op("INSERT INTO t VALUES (1)", runs.clone()); // duplicate key
+        let (d, rd) = op("INSERT INTO t VALUES (2)", runs.clone());
+        run_batch(&mut c, vec![a, b, d]);
+        assert_eq!(ra.lock().unwrap().take().unwrap().unwrap(), 1);
+        assert!(rb.lock().unwrap().take().unwrap().is_err());
+        assert_eq!(rd.lock().unwrap().take().unwrap().unwrap(), 1);
+        assert_eq!(count(&c), 2);
+        assert_eq!(*runs.lock().unwrap(), 3, "one transaction, each op once");
+        assert!(c.is_autocommit());
+    }
+
+    #[test]
+    fn a_batch_rolled_back_under_it_reruns_each_op_alone_once() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let runs = Arc::new(Mutex::new(0));
+        let (a, ra) = op("INSERT INTO t VALUES (1)", runs.clone());
+        // What SQLite does to the transaction on a full disk or an I/O error.
+        let (b, rb) = op("ROLLBACK", runs.clone());
+        let (d, rd) = op("INSERT INTO t VALUES (2)", runs.clone());
+        run_batch(&mut c, vec![a, b, d]);
+        assert_eq!(ra.lock().unwrap().take().unwrap().unwrap(), 1);
+        // Alone, outside a transaction, the ROLLBACK itself fails.
+        assert!(rb.lock().unwrap().take().unwrap().is_err());
+        assert_eq!(rd.lock().unwrap().take().unwrap().unwrap(), 1);
+        // Rows 1 and 2 once each: the first try of `a` was rolled back.
+        assert_eq!(count(&c), 2);
+        assert_eq!(*runs.lock().unwrap(), 2 + 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_operations_all_land_with_their_own_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db")).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let inbound = crate::scene::Inbound {
+                    bot: "b".into(),
+                    message_id: format!("m{i}"),
+                    scene: Scene::C2c { user: format!("u{}", i % 7) },
+                    text: format!("hello {i}"),
+                };
+                let first = store.record_inbound(&inbound, "new").await.unwrap();
+                let again = store.record_inbound(&inbound, "new").await.unwrap();
+                let commit = Commit {
+                    turns: vec![(TurnRole::User, None, inbound.text.clone())],
+                    chunks: vec![format!("answer {i}")],
+                    markdown: false,
+                };
+                let replies = store.commit_answer(&inbound, commit).await.unwrap();
+                (first, again, replies)
+            }));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            let (first, again, replies) = t.await.unwrap();
+            assert!(first && !again, "message {i}");
+            assert_eq!(replies.len(), 1);
+            assert_eq!(replies[0].text, format!("answer {i}"));
+            assert!(ids.insert(replies[0].id), "outbox ids are unique");
+        }
+        assert_eq!(store.pending_replies(None).await.unwrap().len(), 200);
+        let turns = history_len(&store).await;
+        assert_eq!(turns, 200);
+    }
+
+    async fn history_len(store: &Store) -> usize {
+        let mut n = 0;
+        for u in 0..7 {
+            n += store.history("b", &format!("c2c:u{u}"), 1000).await.unwrap().len();
+        }
+        n
+    }
 
     #[test]
     fn days_roll_over_at_midnight_beijing_time() {

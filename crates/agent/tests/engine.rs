@@ -581,3 +581,198 @@ async fn the_retention_task_deletes_old_history() {
     // Shutdown ends the periodic task promptly.
     tokio::time::timeout(Duration::from_secs(2), e.shutdown()).await.unwrap();
 }
+
+/// The (role, content) pairs of a request's messages.
+fn transcript(request: &pincer_agent::provider::ChatRequest) -> Vec<(Role, String)> {
+    request.messages.iter().map(|m| (m.role, m.content.clone())).collect()
+}
+
+/// What the model must see for a new message after the exchanges `turns`
+/// (already attributed user texts and answers, oldest first).
+fn expected(turns: &[(&str, &str)], current: &str) -> Vec<(Role, String)> {
+    let mut out = Vec::new();
+    for (user, answer) in turns {
+        out.push((Role::User, user.to_string()));
+        out.push((Role::Assistant, answer.to_string()));
+    }
+    out.push((Role::User, current.to_owned()));
+    out
+}
+
+/// Submits `msg` and waits until the sink holds `replies` replies in all.
+async fn exchange(e: &Engine, sink: &RecordingSink, msg: pincer_agent::Inbound, replies: usize) {
+    assert_eq!(e.submit(msg).await.unwrap(), Submitted::Queued);
+    assert!(wait_until(WAIT, || sink.count() == replies).await, "no reply #{replies}");
+}
+
+#[tokio::test]
+async fn each_request_carries_exactly_the_stored_history_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    model.push(Step::Text("答一".into()));
+    model.push(Step::Text("**答二**".into())); // stored as answered, sent as plain text
+    model.push(Step::Fail(ProviderError::BadKey { detail: "bad".into() })); // apology, no turns
+    model.push(Step::Text("答四".into()));
+    let sink = RecordingSink::new();
+    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
+    exchange(&e, &sink, group("b1", "g0", "g1", "alice", "第一句"), 1).await;
+    exchange(&e, &sink, group("b1", "g1", "g1", "bob", "第二句"), 2).await;
+    exchange(&e, &sink, group("b1", "g2", "g1", "alice", "第三句"), 3).await;
+    exchange(&e, &sink, group("b1", "g3", "g1", "carol", "第四句"), 4).await;
+    // Another conversation of the same bot does not leak in.
+    exchange(&e, &sink, c2c("b1", "p0", "alice", "私聊"), 5).await;
+    e.shutdown().await;
+    assert_eq!(sink.texts()[1], "答二");
+    assert_eq!(sink.texts()[2], UserTexts::zh_cn().apology);
+
+    let done =
+        [("[alice] 第一句", "答一"), ("[bob] 第二句", "**答二**"), ("[carol] 第四句", "答四")];
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 5);
+    assert_eq!(transcript(&reqs[0]), expected(&[], "[alice] 第一句"));
+    assert_eq!(transcript(&reqs[1]), expected(&done[..1], "[bob] 第二句"));
+    assert_eq!(transcript(&reqs[2]), expected(&done[..2], "[alice] 第三句"));
+    assert_eq!(transcript(&reqs[3]), expected(&done[..2], "[carol] 第四句"));
+    assert_eq!(transcript(&reqs[4]), expected(&[], "私聊"));
+
+    // A fresh engine over the same store (history read from the store) and
+    // its next message (history from the worker) see the same thing.
+    let model2 = MockModel::new();
+    let sink2 = RecordingSink::new();
+    let e2 = engine(&dir, &sink2, vec![bot("b1", &model2)]).await;
+    exchange(&e2, &sink2, group("b1", "g4", "g1", "bob", "第五句"), 1).await;
+    exchange(&e2, &sink2, group("b1", "g5", "g1", "alice", "第六句"), 2).await;
+    e2.shutdown().await;
+    let reqs2 = model2.requests();
+    assert_eq!(transcript(&reqs2[0]), expected(&done, "[bob] 第五句"));
+    let mut done2 = done.to_vec();
+    done2.push(("[bob] 第五句", "echo: [bob] 第五句"));
+    assert_eq!(transcript(&reqs2[1]), expected(&done2, "[alice] 第六句"));
+    // …which is what the store holds.
+    let stored = e2.store().history("b1", "group:g1", 100).await.unwrap();
+    let from_store: Vec<(Role, String)> = stored
+        .iter()
+        .map(|t| match t.role {
+            pincer_agent::store::TurnRole::User => {
+                (Role::User, format!("[{}] {}", t.sender.as_deref().unwrap(), t.content))
+            }
+            pincer_agent::store::TurnRole::Assistant => (Role::Assistant, t.content.clone()),
+        })
+        .collect();
+    assert_eq!(from_store.len(), 10);
+    assert_eq!(from_store[..8], transcript(&reqs2[1])[..8]);
+}
+
+#[tokio::test]
+async fn only_the_newest_history_turns_are_sent_and_a_new_limit_applies_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    let sink = RecordingSink::new();
+    let mut b = bot("b1", &model);
+    b.history_turns = 4;
+    let e = engine(&dir, &sink, vec![b.clone()]).await;
+    let texts: Vec<String> = (0..9).map(|i| format!("消息{i}")).collect();
+    let answers: Vec<String> = texts.iter().map(|t| format!("echo: {t}")).collect();
+    let pairs: Vec<(&str, &str)> =
+        texts.iter().zip(&answers).map(|(t, a)| (t.as_str(), a.as_str())).collect();
+    for (i, text) in texts[..6].iter().enumerate() {
+        exchange(&e, &sink, c2c("b1", &format!("m{i}"), "u1", text), i + 1).await;
+    }
+    let reqs = model.requests();
+    assert_eq!(transcript(&reqs[0]), expected(&[], "消息0"));
+    assert_eq!(transcript(&reqs[1]), expected(&pairs[..1], "消息1"));
+    assert_eq!(transcript(&reqs[2]), expected(&pairs[..2], "消息2"));
+    assert_eq!(transcript(&reqs[3]), expected(&pairs[1..3], "消息3"));
+    // After 5 exchanges: only the last 4 turns.
+    assert_eq!(transcript(&reqs[5]), expected(&pairs[3..5], "消息5"));
+
+    // A reloaded config with a smaller, then a larger limit.
+    b.history_turns = 2;
+    e.add_bot(b.clone());
+    exchange(&e, &sink, c2c("b1", "m6", "u1", "消息6"), 7).await;
+    b.history_turns = 6;
+    e.add_bot(b.clone());
+    exchange(&e, &sink, c2c("b1", "m7", "u1", "消息7"), 8).await;
+    exchange(&e, &sink, c2c("b1", "m8", "u1", "消息8"), 9).await;
+    e.shutdown().await;
+    let reqs = model.requests();
+    assert_eq!(transcript(&reqs[6]), expected(&pairs[5..6], "消息6"));
+    assert_eq!(transcript(&reqs[7]), expected(&pairs[4..7], "消息7"));
+    assert_eq!(transcript(&reqs[8]), expected(&pairs[5..8], "消息8"));
+}
+
+#[tokio::test]
+async fn retention_is_seen_by_the_next_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    let sink = RecordingSink::new();
+    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
+    let store = e.store().clone();
+    let old = pincer_agent::store::now_secs() - 10 * 86_400;
+    for conv in ["c2c:u1", "c2c:u2"] {
+        store
+            .append_turn_at("b1", conv, pincer_agent::store::TurnRole::User, "旧问题", old)
+            .await
+            .unwrap();
+        store
+            .append_turn_at("b1", conv, pincer_agent::store::TurnRole::Assistant, "旧答案", old)
+            .await
+            .unwrap();
+    }
+    let old_pair = [("旧问题", "旧答案")];
+    exchange(&e, &sink, c2c("b1", "a0", "u1", "一"), 1).await;
+    exchange(&e, &sink, c2c("b1", "b0", "u2", "甲"), 2).await;
+    exchange(&e, &sink, c2c("b1", "a1", "u1", "二"), 3).await;
+    let reqs = model.requests();
+    assert_eq!(transcript(&reqs[0]), expected(&old_pair, "一"));
+    assert_eq!(transcript(&reqs[1]), expected(&old_pair, "甲"));
+    assert_eq!(transcript(&reqs[2]), expected(&[old_pair[0], ("一", "echo: 一")], "二"));
+
+    // Old turns go: both conversations (both workers are alive) forget them.
+    assert_eq!(e.apply_retention(7).await.unwrap(), 4);
+    exchange(&e, &sink, c2c("b1", "a2", "u1", "三"), 4).await;
+    exchange(&e, &sink, c2c("b1", "b1", "u2", "乙"), 5).await;
+    let reqs = model.requests();
+    assert_eq!(transcript(&reqs[3]), expected(&[("一", "echo: 一"), ("二", "echo: 二")], "三"));
+    assert_eq!(transcript(&reqs[4]), expected(&[("甲", "echo: 甲")], "乙"));
+
+    // Everything goes (retention of 0 days once the clock has moved past
+    // the last commit): the next message carries no history at all.
+    let last_commit = pincer_agent::store::now_secs();
+    assert!(wait_until(WAIT, || pincer_agent::store::now_secs() > last_commit).await);
+    assert_eq!(e.apply_retention(0).await.unwrap(), 10);
+    exchange(&e, &sink, c2c("b1", "a3", "u1", "四"), 6).await;
+    exchange(&e, &sink, c2c("b1", "a4", "u1", "五"), 7).await;
+    e.shutdown().await;
+    let reqs = model.requests();
+    assert_eq!(transcript(&reqs[5]), expected(&[], "四"));
+    assert_eq!(transcript(&reqs[6]), expected(&[("四", "echo: 四")], "五"));
+}
+
+#[tokio::test]
+async fn a_message_answered_twice_after_a_restart_adds_its_turns_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    *model.delay.lock().unwrap() = Some(Duration::from_secs(30));
+    let sink = RecordingSink::new();
+    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
+    e.submit(c2c("b1", "m1", "u1", "慢问题")).await.unwrap();
+    assert!(wait_until(WAIT, || model.calls() == 1).await);
+    e.cancel().await;
+    drop(e);
+
+    let model2 = MockModel::new();
+    *model2.delay.lock().unwrap() = Some(Duration::from_millis(300));
+    let sink2 = RecordingSink::new();
+    let e2 = engine(&dir, &sink2, vec![bot("b1", &model2)]).await; // queues m1
+    e2.resume_bot("b1").await.unwrap(); // queues m1 again while it is being answered
+    assert!(wait_until(WAIT, || model2.calls() == 2).await, "m1 was queued twice");
+    *model2.delay.lock().unwrap() = None;
+    // The second answer of m1 is not stored (already answered) nor sent.
+    exchange(&e2, &sink2, c2c("b1", "m2", "u1", "再问"), 2).await;
+    e2.shutdown().await;
+    assert_eq!(sink2.texts(), ["echo: 慢问题", "echo: 再问"]);
+    let reqs = model2.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(transcript(&reqs[2]), expected(&[("慢问题", "echo: 慢问题")], "再问"));
+}

@@ -10,13 +10,19 @@
 //! `event_id`), and with a file ([`ReplyLedger::open`]) it **writes the
 //! advanced counter to disk before it returns the slot**: a process that dies
 //! after sending, or even before, has already recorded the seq as used, so a
-//! restarted process continues after it. Writes are atomic (temp file,
-//! `fsync`, rename) and serialised, and each write stores the newest state, so
-//! the file never goes backwards; replies taken while a write runs share the
-//! next one (group commit), so a burst costs a few writes, not one each. Entries are kept for
-//! [`ReplyPolicy::retention`] (by default twice the reply window, at least
-//! two hours) and then pruned: by then the platform no longer accepts replies
-//! to the anchor, so a seq cannot collide any more.
+//! restarted process continues after it.
+//!
+//! The file is a journal: each change appends one JSON line holding the
+//! anchor's new state, followed by `fdatasync`; on load the last line per
+//! anchor wins. Replies taken while a write runs share the next one (group
+//! commit), so a burst costs a few writes, not one each, and a write costs
+//! the same however many anchors are live. When the journal holds several
+//! lines per live entry it is replaced by a snapshot (temp file, `fsync`,
+//! rename). A line cut short by a crash is skipped on load: its slot was
+//! never handed out. Entries are kept for [`ReplyPolicy::retention`] (by
+//! default twice the reply window, at least two hours) and then pruned: by
+//! then the platform no longer accepts replies to the anchor, so a seq
+//! cannot collide any more.
 //!
 //! If a write fails (disk full, read-only) the ledger logs a warning and keeps
 //! going in memory; a seq reused after a later crash then shows up as
@@ -30,7 +36,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -210,10 +215,79 @@ struct Entry {
     first_seen: Instant,
 }
 
+/// The file format before the journal: one JSON document, rewritten whole
+/// on every change. Still read, and replaced by a journal on the next write.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct FileState {
     version: u32,
     entries: Vec<(Anchor, Entry)>,
+}
+
+/// The journal is rewritten as a snapshot once it holds this many lines and
+/// more than [`COMPACT_FACTOR`] lines per live entry.
+const COMPACT_MIN_LINES: u64 = 4096;
+const COMPACT_FACTOR: u64 = 4;
+/// Expired entries are dropped from memory at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+/// The ledger's state in memory, behind one lock.
+#[derive(Debug, Default)]
+struct Book {
+    entries: HashMap<Anchor, Entry>,
+    /// Journal lines of changes not yet written, one `[anchor, entry]` each.
+    pending: Vec<u8>,
+    pending_lines: u64,
+    /// Changes are numbered 1, 2, …; this is the newest one's number.
+    changes: u64,
+    pruned_at: Option<Instant>,
+}
+
+impl Book {
+    /// Queues the current state of `anchor` for the journal; the number of
+    /// the change, for [`ReplyLedger::persist`]. `journaled` is false for an
+    /// in-memory ledger, which keeps nothing.
+    fn record(&mut self, anchor: &Anchor, journaled: bool) -> u64 {
+        if !journaled {
+            return 0;
+        }
+        if let Some(entry) = self.entries.get(anchor) {
+            serde_json::to_writer(&mut self.pending, &(anchor, entry))
+                .expect("ledger entry serialises");
+            self.pending.push(b'\n');
+            self.pending_lines += 1;
+        }
+        self.changes += 1;
+        self.changes
+    }
+
+    fn prune(&mut self, policy: &ReplyPolicy) {
+        let now = Instant::now();
+        self.entries
+            .retain(|_, e| now.duration_since(e.first_seen) < policy.retention_for(e.scene));
+        self.pruned_at = Some(now);
+    }
+}
+
+/// The journal file, owned by whichever `persist` call is writing.
+#[derive(Debug, Default)]
+struct Journal {
+    /// Every change up to this number is on disk.
+    written: u64,
+    /// Open for appending; `None` until the first write.
+    file: Option<std::fs::File>,
+    /// Lines in the file.
+    lines: u64,
+    /// The file misses changes (a write failed, or it is in the old format):
+    /// the next write is a whole snapshot.
+    stale: bool,
+}
+
+/// What one journal write puts on disk.
+enum Batch {
+    /// Lines appended to the journal.
+    Append(Vec<u8>),
+    /// The whole journal replaced by one line per live entry.
+    Snapshot(Vec<u8>),
 }
 
 /// Tracks passive replies per anchor; see the module docs for the `msg_seq`
@@ -221,15 +295,12 @@ struct FileState {
 #[derive(Debug)]
 pub struct ReplyLedger {
     policy: ReplyPolicy,
-    entries: Mutex<HashMap<Anchor, Entry>>,
+    book: Mutex<Book>,
     path: Option<PathBuf>,
-    /// Tickets handed to `persist` calls, each taken after its caller's change.
-    requested: AtomicU64,
-    // Serialises file writes; each write stores the newest state. Holds the
-    // highest ticket whose change is on disk: a caller whose ticket is already
-    // covered by a write that happened meanwhile returns at once (group
-    // commit), so a burst of slots costs one write instead of one each.
-    write_lock: tokio::sync::Mutex<u64>,
+    // Serialises file writes. A caller whose change was written meanwhile by
+    // another caller's write returns at once (group commit): a burst of
+    // slots costs one write instead of one each.
+    journal: tokio::sync::Mutex<Journal>,
 }
 
 impl ReplyLedger {
@@ -237,16 +308,15 @@ impl ReplyLedger {
     pub fn in_memory(policy: ReplyPolicy) -> Self {
         Self {
             policy,
-            entries: Mutex::new(HashMap::new()),
+            book: Mutex::new(Book::default()),
             path: None,
-            requested: AtomicU64::new(0),
-            write_lock: tokio::sync::Mutex::new(0),
+            journal: tokio::sync::Mutex::new(Journal::default()),
         }
     }
 
-    /// A ledger persisted at `path` (JSON), loading what an earlier process
-    /// left there. A missing file is an empty ledger; an unreadable one is
-    /// moved aside to `<path>.corrupt` with a warning.
+    /// A ledger persisted at `path` (a journal of JSON lines), loading what
+    /// an earlier process left there. A missing file is an empty ledger; an
+    /// unreadable one is moved aside to `<path>.corrupt` with a warning.
     pub async fn open(path: impl Into<PathBuf>, policy: ReplyPolicy) -> std::io::Result<Self> {
         let path = path.into();
         let load_path = path.clone();
@@ -259,6 +329,9 @@ impl ReplyLedger {
         for (anchor, mut entry) in loaded.entries {
             let age = Duration::from_secs(now_unix.saturating_sub(entry.first_seen_unix));
             if age >= policy.retention_for(entry.scene) {
+                // A later line may hold a newer state of the same anchor
+                // (it cannot be younger, but stay exact).
+                entries.remove(&anchor);
                 continue;
             }
             entry.first_seen = now.checked_sub(age).unwrap_or(now);
@@ -266,10 +339,13 @@ impl ReplyLedger {
         }
         Ok(Self {
             policy,
-            entries: Mutex::new(entries),
+            book: Mutex::new(Book { entries, pruned_at: Some(now), ..Book::default() }),
             path: Some(path),
-            requested: AtomicU64::new(0),
-            write_lock: tokio::sync::Mutex::new(0),
+            journal: tokio::sync::Mutex::new(Journal {
+                lines: loaded.lines,
+                stale: loaded.old_format,
+                ..Journal::default()
+            }),
         })
     }
 
@@ -278,12 +354,15 @@ impl ReplyLedger {
         &self.policy
     }
 
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().expect("reply ledger poisoned")
+    }
+
     /// Records that an inbound message or event arrived now, so that its
     /// window is counted from its arrival rather than from the first reply.
     /// Does nothing if the anchor is already known.
     pub fn observe(&self, scene: Scene, anchor: &Anchor) {
-        let mut entries = self.entries.lock().expect("reply ledger poisoned");
-        entries.entry(anchor.clone()).or_insert_with(|| new_entry(scene));
+        self.book().entries.entry(anchor.clone()).or_insert_with(|| new_entry(scene));
     }
 
     /// A slot for the next passive reply to the message `msg_id`.
@@ -308,49 +387,53 @@ impl ReplyLedger {
         scene: Scene,
         anchor: &Anchor,
     ) -> Result<ReplySlot, ReplyRefused> {
-        let slot = self.reserve(scene, anchor, None)?;
-        self.persist().await;
+        let (slot, change) = self.reserve(scene, anchor, None)?;
+        self.persist(change).await;
         Ok(slot)
     }
 
     /// Counts one reply and takes the next `msg_seq` (in memory), filed under
-    /// `key` when given, so that one persist covers both.
+    /// `key` when given, so that one journal line covers both. Returns the
+    /// slot and the number of the change.
     fn reserve(
         &self,
         scene: Scene,
         anchor: &Anchor,
         key: Option<&str>,
-    ) -> Result<ReplySlot, ReplyRefused> {
-        {
-            let mut entries = self.entries.lock().expect("reply ledger poisoned");
-            self.prune(&mut entries);
-            let entry = entries.entry(anchor.clone()).or_insert_with(|| new_entry(scene));
-            let (window, budget) = self.policy.rules(entry.scene);
-            let expires_at = entry.first_seen + window;
-            if Instant::now() + self.policy.safety_margin >= expires_at {
-                return Err(ReplyRefused::Expired {
-                    scene: entry.scene,
-                    window_min: window.as_secs() / 60,
-                });
-            }
-            if let Some(budget) = budget {
-                if entry.closed || entry.used >= budget {
-                    return Err(ReplyRefused::BudgetExhausted { scene: entry.scene, budget });
-                }
-            } else if entry.closed {
-                return Err(ReplyRefused::Expired {
-                    scene: entry.scene,
-                    window_min: window.as_secs() / 60,
-                });
-            }
-            entry.used += 1;
-            let msg_seq = entry.next_seq;
-            entry.next_seq = entry.next_seq.saturating_add(1);
-            if let Some(key) = key {
-                entry.keyed.insert(key.to_owned(), msg_seq);
-            }
-            Ok(ReplySlot { msg_seq, remaining_after: budget.map(|b| b - entry.used), expires_at })
+    ) -> Result<(ReplySlot, u64), ReplyRefused> {
+        let mut book = self.book();
+        if book.pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            book.prune(&self.policy);
         }
+        let entry = book.entries.entry(anchor.clone()).or_insert_with(|| new_entry(scene));
+        let (window, budget) = self.policy.rules(entry.scene);
+        let expires_at = entry.first_seen + window;
+        if Instant::now() + self.policy.safety_margin >= expires_at {
+            return Err(ReplyRefused::Expired {
+                scene: entry.scene,
+                window_min: window.as_secs() / 60,
+            });
+        }
+        if let Some(budget) = budget {
+            if entry.closed || entry.used >= budget {
+                return Err(ReplyRefused::BudgetExhausted { scene: entry.scene, budget });
+            }
+        } else if entry.closed {
+            return Err(ReplyRefused::Expired {
+                scene: entry.scene,
+                window_min: window.as_secs() / 60,
+            });
+        }
+        entry.used += 1;
+        let msg_seq = entry.next_seq;
+        entry.next_seq = entry.next_seq.saturating_add(1);
+        if let Some(key) = key {
+            entry.keyed.insert(key.to_owned(), msg_seq);
+        }
+        let slot =
+            ReplySlot { msg_seq, remaining_after: budget.map(|b| b - entry.used), expires_at };
+        let change = book.record(anchor, self.path.is_some());
+        Ok((slot, change))
     }
 
     /// Like [`next_slot`](Self::next_slot), but idempotent per `key`: the
@@ -366,8 +449,8 @@ impl ReplyLedger {
         key: &str,
     ) -> Result<(ReplySlot, bool), ReplyRefused> {
         let reused = {
-            let entries = self.entries.lock().expect("reply ledger poisoned");
-            entries.get(anchor).and_then(|e| {
+            let book = self.book();
+            book.entries.get(anchor).and_then(|e| {
                 let (window, budget) = self.policy.rules(e.scene);
                 e.keyed.get(key).map(|seq| ReplySlot {
                     msg_seq: *seq,
@@ -379,18 +462,18 @@ impl ReplyLedger {
         if let Some(slot) = reused {
             return Ok((slot, true));
         }
-        // The seq and its key go to disk in one write (it used to be two).
-        let slot = self.reserve(scene, anchor, Some(key))?;
-        self.persist().await;
+        let (slot, change) = self.reserve(scene, anchor, Some(key))?;
+        self.persist(change).await;
         Ok((slot, false))
     }
 
     /// How many replies `anchor` has left: `Ok(None)` for no count limit (or
     /// an anchor not seen yet in a scene without one), `Err` when none are.
     pub fn remaining(&self, scene: Scene, anchor: &Anchor) -> Result<Option<u32>, ReplyRefused> {
-        let entries = self.entries.lock().expect("reply ledger poisoned");
-        let (window, budget) = self.policy.rules(entries.get(anchor).map_or(scene, |e| e.scene));
-        let Some(entry) = entries.get(anchor) else {
+        let book = self.book();
+        let (window, budget) =
+            self.policy.rules(book.entries.get(anchor).map_or(scene, |e| e.scene));
+        let Some(entry) = book.entries.get(anchor) else {
             return Ok(budget);
         };
         if Instant::now() + self.policy.safety_margin >= entry.first_seen + window {
@@ -412,63 +495,77 @@ impl ReplyLedger {
     /// a reason that means nothing was delivered (markdown refused, message
     /// too long). The `msg_seq` is **not** reused.
     pub async fn refund(&self, anchor: &Anchor) {
-        {
-            let mut entries = self.entries.lock().expect("reply ledger poisoned");
-            if let Some(entry) = entries.get_mut(anchor) {
-                entry.used = entry.used.saturating_sub(1);
-            }
-        }
-        self.persist().await;
+        let change = {
+            let mut book = self.book();
+            let Some(entry) = book.entries.get_mut(anchor) else { return };
+            entry.used = entry.used.saturating_sub(1);
+            book.record(anchor, self.path.is_some())
+        };
+        self.persist(change).await;
     }
 
     /// Marks `anchor` as done because the platform said so (40034128, an
     /// expired `msg_id`): later slots are refused.
     pub async fn close(&self, anchor: &Anchor) {
-        {
-            let mut entries = self.entries.lock().expect("reply ledger poisoned");
-            if let Some(entry) = entries.get_mut(anchor) {
-                entry.closed = true;
-            }
-        }
-        self.persist().await;
+        let change = {
+            let mut book = self.book();
+            let Some(entry) = book.entries.get_mut(anchor) else { return };
+            entry.closed = true;
+            book.record(anchor, self.path.is_some())
+        };
+        self.persist(change).await;
     }
 
-    fn prune(&self, entries: &mut HashMap<Anchor, Entry>) {
-        let now = Instant::now();
-        entries
-            .retain(|_, e| now.duration_since(e.first_seen) < self.policy.retention_for(e.scene));
-    }
-
-    /// Writes the newest state, if there is a file. Failures are logged.
-    async fn persist(&self) {
+    /// Returns once change number `change` is on disk (if there is a file):
+    /// appends every queued change in one write + `fdatasync`, or, when the
+    /// journal has grown to several lines per live entry, replaces it with a
+    /// snapshot. Failures are logged; the ledger keeps working in memory.
+    async fn persist(&self, change: u64) {
         let Some(path) = &self.path else { return };
-        // The caller changed the entries before calling: any snapshot taken
-        // after this ticket includes that change.
-        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut written = self.write_lock.lock().await;
-        if *written >= ticket {
+        let mut journal = self.journal.lock().await;
+        if journal.written >= change {
             return;
         }
-        // Every ticket up to `covers` was taken after its change, so the
-        // snapshot below (taken later) holds all of those changes.
-        let covers = self.requested.load(Ordering::SeqCst);
-        let bytes = {
-            let mut entries = self.entries.lock().expect("reply ledger poisoned");
-            self.prune(&mut entries);
-            let state = FileState {
-                version: 1,
-                entries: entries.iter().map(|(a, e)| (a.clone(), e.clone())).collect(),
-            };
-            serde_json::to_vec(&state).expect("ledger state serialises")
+        let (covers, batch, lines) = {
+            let mut book = self.book();
+            let covers = book.changes;
+            let live = book.entries.len() as u64;
+            let grown =
+                journal.lines + book.pending_lines > COMPACT_MIN_LINES.max(COMPACT_FACTOR * live);
+            if journal.stale || grown {
+                book.prune(&self.policy);
+                book.pending.clear();
+                book.pending_lines = 0;
+                let mut bytes = Vec::new();
+                for line in book.entries.iter() {
+                    serde_json::to_writer(&mut bytes, &line).expect("ledger entry serialises");
+                    bytes.push(b'\n');
+                }
+                (covers, Batch::Snapshot(bytes), book.entries.len() as u64)
+            } else {
+                let lines = std::mem::take(&mut book.pending_lines);
+                (covers, Batch::Append(std::mem::take(&mut book.pending)), lines)
+            }
         };
         let target = path.clone();
-        let result = tokio::task::spawn_blocking(move || write_atomic(&target, &bytes)).await;
+        let file = journal.file.take();
+        let snapshot = matches!(batch, Batch::Snapshot(_));
+        let result = tokio::task::spawn_blocking(move || write_journal(&target, file, batch)).await;
         match result {
-            Ok(Ok(())) => *written = covers,
+            Ok(Ok(file)) => {
+                journal.file = Some(file);
+                journal.written = covers;
+                journal.lines = if snapshot { lines } else { journal.lines + lines };
+                journal.stale = false;
+            }
             Ok(Err(e)) => {
+                journal.stale = true;
                 tracing::warn!(path = %path.display(), error = %e, "cannot persist the reply ledger; msg_seq uniqueness across restarts is not guaranteed")
             }
-            Err(e) => tracing::warn!(error = %e, "reply ledger write task failed"),
+            Err(e) => {
+                journal.stale = true;
+                tracing::warn!(error = %e, "reply ledger write task failed")
+            }
         }
     }
 }
@@ -489,19 +586,85 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn load(path: &Path) -> std::io::Result<FileState> {
+/// What [`load`] found in the file.
+#[derive(Debug, Default)]
+struct Loaded {
+    /// In file order; a later line for an anchor replaces an earlier one.
+    entries: Vec<(Anchor, Entry)>,
+    lines: u64,
+    /// The pre-journal format: rewrite it on the next write.
+    old_format: bool,
+}
+
+fn load(path: &Path) -> std::io::Result<Loaded> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
         Err(e) => return Err(e),
     };
-    match serde_json::from_slice(&bytes) {
-        Ok(state) => Ok(state),
-        Err(e) => {
-            let aside = path.with_extension("corrupt");
-            tracing::warn!(path = %path.display(), error = %e, "reply ledger unreadable; moved aside, starting empty");
-            std::fs::rename(path, aside)?;
-            Ok(FileState::default())
+    let move_aside = |e: &dyn fmt::Display| -> std::io::Result<Loaded> {
+        let aside = path.with_extension("corrupt");
+        tracing::warn!(path = %path.display(), error = %e, "reply ledger unreadable; moved aside, starting empty");
+        std::fs::rename(path, aside)?;
+        Ok(Loaded::default())
+    };
+    if bytes.first() == Some(&b'{') {
+        return match serde_json::from_slice::<FileState>(&bytes) {
+            Ok(state) => Ok(Loaded {
+                lines: state.entries.len() as u64,
+                entries: state.entries,
+                old_format: true,
+            }),
+            Err(e) => move_aside(&e),
+        };
+    }
+    let mut loaded = Loaded::default();
+    let mut unreadable = 0u64;
+    let mut last_error = None;
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        loaded.lines += 1;
+        match serde_json::from_slice::<(Anchor, Entry)>(line) {
+            Ok(pair) => loaded.entries.push(pair),
+            Err(e) => {
+                unreadable += 1;
+                last_error = Some(e);
+            }
+        }
+    }
+    match last_error {
+        Some(e) if loaded.entries.is_empty() => move_aside(&e),
+        Some(e) => {
+            // A line cut short by a crash mid-write: that change was never
+            // confirmed to anyone, so nothing relied on it.
+            tracing::warn!(path = %path.display(), unreadable, error = %e, "reply ledger: unreadable lines skipped");
+            Ok(loaded)
+        }
+        None => Ok(loaded),
+    }
+}
+
+/// Writes one batch; returns the file, open for appending the next one.
+fn write_journal(
+    path: &Path,
+    file: Option<std::fs::File>,
+    batch: Batch,
+) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    let open_append = || std::fs::OpenOptions::new().create(true).append(true).open(path);
+    match batch {
+        Batch::Append(bytes) => {
+            let mut file = match file {
+                Some(f) => f,
+                None => open_append()?,
+            };
+            file.write_all(&bytes)?;
+            file.sync_data()?;
+            Ok(file)
+        }
+        Batch::Snapshot(bytes) => {
+            drop(file);
+            write_atomic(path, &bytes)?;
+            open_append()
         }
     }
 }
@@ -663,7 +826,7 @@ mod tests {
         let ledger = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
         assert_eq!(ledger.remaining(Scene::Group, &msg("fresh")), Ok(Some(3)));
         // "old" was pruned: it is unknown now.
-        assert_eq!(ledger.entries.lock().unwrap().len(), 1);
+        assert_eq!(ledger.book().entries.len(), 1);
         // The restored first-seen time keeps the window: 60 s used of 5 min.
         tokio::time::pause();
         tokio::time::advance(Duration::from_secs(4 * 60)).await;
@@ -676,6 +839,73 @@ mod tests {
         let ledger = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
         assert_eq!(ledger.next_reply(Scene::C2c, "m").await.unwrap().msg_seq, 1);
         assert!(path.with_extension("corrupt").exists());
+    }
+
+    fn journal_lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    #[tokio::test]
+    async fn the_journal_appends_one_line_per_change_and_skips_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        let ledger = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        for i in 0..50 {
+            ledger.keyed_slot(Scene::Group, &msg(&format!("m{i}")), "k").await.unwrap();
+        }
+        ledger.close(&msg("m0")).await;
+        // One line per change, each written before the slot was returned.
+        assert_eq!(journal_lines(&path).len(), 51);
+        drop(ledger);
+
+        // A crash in the middle of a write leaves half a line.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(br#"[{"message":"m1"},{"scene":"gro"#);
+        std::fs::write(&path, &bytes).unwrap();
+        let reloaded = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        // The last line for m0 (closed) won over its first one.
+        assert!(reloaded.next_reply(Scene::Group, "m0").await.is_err());
+        let (again, reused) = reloaded.keyed_slot(Scene::Group, &msg("m1"), "k").await.unwrap();
+        assert!(reused);
+        assert_eq!(again.msg_seq, 1);
+        assert_eq!(reloaded.next_reply(Scene::Group, "m1").await.unwrap().msg_seq, 2);
+    }
+
+    #[tokio::test]
+    async fn a_grown_journal_is_compacted_into_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        let ledger = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        let changes = COMPACT_MIN_LINES + 100;
+        for _ in 0..changes {
+            ledger.next_reply(Scene::Channel, "busy").await.unwrap();
+        }
+        ledger.next_reply(Scene::Channel, "other").await.unwrap();
+        // Two live anchors: the file was rewritten instead of growing forever.
+        let lines = journal_lines(&path).len() as u64;
+        assert!(lines < 200, "{lines} lines after {changes} changes");
+        drop(ledger);
+        let reloaded = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        let next = reloaded.next_reply(Scene::Channel, "busy").await.unwrap().msg_seq;
+        assert_eq!(u64::from(next), changes + 1);
+        assert_eq!(reloaded.next_reply(Scene::Channel, "other").await.unwrap().msg_seq, 2);
+    }
+
+    #[tokio::test]
+    async fn the_old_single_document_format_is_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        let entry = Entry { used: 1, next_seq: 2, ..new_entry(Scene::C2c) };
+        let state = FileState { version: 1, entries: vec![(msg("m"), entry)] };
+        std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+        let ledger = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        assert_eq!(ledger.next_reply(Scene::C2c, "m").await.unwrap().msg_seq, 2);
+        let lines = journal_lines(&path);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with('['), "{}", lines[0]);
+        drop(ledger);
+        let reloaded = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        assert_eq!(reloaded.next_reply(Scene::C2c, "m").await.unwrap().msg_seq, 3);
     }
 
     #[tokio::test]

@@ -455,6 +455,9 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report, LoadError> {
     let model = ProviderSim::start().await.map_err(LoadError::Simulator)?;
     model.set_latency(Duration::from_millis(cfg.model_latency_ms));
     model.set_record_requests(false);
+    // A zero-latency model answers at once; its streaming time would count
+    // as model time anyway (see `CallTiming::model_time`).
+    model.set_stream_pause(Duration::ZERO);
     let api_key = "load-sim-key";
     model.set_api_key(Some(api_key));
 

@@ -100,8 +100,11 @@ pub struct CallTiming {
     pub at: Instant,
     /// Text of the request's last user message.
     pub last_user_text: String,
-    /// How long the simulated model took, measured (at least
-    /// [`ProviderSim::set_latency`]; tokio's timer rounds up to the millisecond).
+    /// How long the simulated model took, measured from the moment the
+    /// request passed the checks until the answer's last byte was handed to
+    /// the connection: the thinking time ([`ProviderSim::set_latency`],
+    /// rounded up by tokio's timer) plus the streaming pauses
+    /// ([`ProviderSim::set_stream_pause`]).
     pub model_time: Duration,
 }
 
@@ -117,6 +120,8 @@ struct State {
     models: Vec<String>,
     /// Simulated model time added to every chat answer.
     latency: Duration,
+    /// Pause between the two halves of each streamed event.
+    stream_pause: Duration,
     /// `set_record_requests(false)`: request bodies are not kept.
     requests_off: bool,
     timings: Vec<CallTiming>,
@@ -155,7 +160,10 @@ impl ProviderSim {
         let sim = ProviderSim {
             inner: Arc::new(Inner {
                 addr,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    stream_pause: Duration::from_millis(1),
+                    ..State::default()
+                }),
                 ids: AtomicU64::new(0),
                 shutdown: Notify::new(),
             }),
@@ -230,6 +238,13 @@ impl ProviderSim {
         self.lock().latency = latency;
     }
 
+    /// The pause between the two halves of every streamed event (1 ms by
+    /// default, so a client really receives events split across reads). Load
+    /// runs set zero: a model that answers at once.
+    pub fn set_stream_pause(&self, pause: Duration) {
+        self.lock().stream_pause = pause;
+    }
+
     /// `false` stops keeping request bodies for [`ProviderSim::requests`]
     /// (load runs: long histories at thousands of requests would pile up).
     pub fn set_record_requests(&self, on: bool) {
@@ -281,6 +296,47 @@ mod tests {
             .filter(|d| *d != "[DONE]")
             .map(|d| serde_json::from_str(d).unwrap())
             .collect()
+    }
+
+    #[tokio::test]
+    async fn the_measured_model_time_covers_the_whole_stream() {
+        let sim = ProviderSim::start().await.unwrap();
+        sim.set_stream_pause(Duration::from_millis(20));
+        let body = json!({"model": "sim-chat", "stream": true,
+            "messages": [{"role": "user", "content": "abcdefghi"}]});
+        let started = std::time::Instant::now();
+        let text =
+            post(&sim, "/v1/chat/completions", None, body.clone()).await.text().await.unwrap();
+        let client_saw = started.elapsed();
+        // "echo: abcdefghi" in 3-character pieces, plus the role, finish and
+        // [DONE] events: each event waits once.
+        let events = text.matches("data: ").count() as u32;
+        let timings = timings_after(&sim, 1).await;
+        let t = &timings[0];
+        assert_eq!(t.last_user_text, "abcdefghi");
+        assert!(t.model_time >= Duration::from_millis(20) * events, "{t:?} for {events} events");
+        // (The body is dropped a moment after its end reached the client.)
+        let margin = Duration::from_millis(50);
+        assert!(t.model_time <= client_saw + margin, "{t:?} but the client waited {client_saw:?}");
+
+        // Without pauses a zero-latency model takes next to nothing.
+        sim.set_stream_pause(Duration::ZERO);
+        post(&sim, "/v1/chat/completions", None, body).await.text().await.unwrap();
+        assert!(timings_after(&sim, 2).await[1].model_time < Duration::from_millis(20));
+    }
+
+    /// The timings once there are `n`: the server records one when it drops
+    /// the answer's body, which can be a moment after the client read its end.
+    async fn timings_after(sim: &ProviderSim, n: usize) -> Vec<CallTiming> {
+        for _ in 0..200 {
+            let t = sim.timings();
+            if t.len() >= n {
+                assert_eq!(t.len(), n);
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("no timing recorded for call {n}");
     }
 
     #[tokio::test]

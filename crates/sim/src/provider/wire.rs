@@ -165,7 +165,7 @@ fn unknown_model(shape: Shape, model: &str) -> Response {
 }
 
 /// Applies the next fault and the model check. `Ok(true)` = break the stream.
-async fn gate(sim: &ProviderSim, shape: Shape, body: &Value) -> Result<bool, Box<Response>> {
+async fn gate(sim: &ProviderSim, shape: Shape, body: &Value) -> Result<Gate, Box<Response>> {
     let fault = sim.lock().faults.pop_front();
     let model = body.get("model").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut broken = false;
@@ -203,26 +203,52 @@ async fn gate(sim: &ProviderSim, shape: Shape, body: &Value) -> Result<bool, Box
         }
         Some(Fault::UnknownModel) => return Err(Box::new(unknown_model(shape, &model))),
     }
-    let (known, latency) = {
+    let (known, latency, stream_pause) = {
         let st = sim.lock();
-        (st.models.is_empty() || st.models.contains(&model), st.latency)
+        (st.models.is_empty() || st.models.contains(&model), st.latency, st.stream_pause)
     };
     if !known {
         return Err(Box::new(unknown_model(shape, &model)));
     }
-    // The simulated thinking time, measured: tokio's timer rounds a sleep up
-    // to the next millisecond, so load runs subtract what was really spent.
-    let started = Instant::now();
+    let clock = ModelClock {
+        sim: sim.clone(),
+        started: Instant::now(),
+        last_user_text: last_user_text(body),
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let timing = CallTiming {
-        at: started,
-        last_user_text: last_user_text(body),
-        model_time: started.elapsed(),
-    };
-    sim.lock().timings.push(timing);
-    Ok(broken)
+    Ok(Gate { broken, stream_pause, clock })
+}
+
+/// A request that passed [`gate`]: how to answer it, and its clock.
+struct Gate {
+    /// Break the answer off half-way.
+    broken: bool,
+    /// The pause inside each streamed event.
+    stream_pause: Duration,
+    clock: ModelClock,
+}
+
+/// Records a call's model time when dropped. It travels with the answer's
+/// body, which is dropped once its last byte is handed to the connection (or
+/// the client went away), so the time covers the thinking *and* the
+/// streaming: a load run charges neither to Pincer.
+struct ModelClock {
+    sim: ProviderSim,
+    started: Instant,
+    last_user_text: String,
+}
+
+impl Drop for ModelClock {
+    fn drop(&mut self) {
+        let timing = CallTiming {
+            at: self.started,
+            last_user_text: std::mem::take(&mut self.last_user_text),
+            model_time: self.started.elapsed(),
+        };
+        self.sim.lock().timings.push(timing);
+    }
 }
 
 fn reply_for(sim: &ProviderSim, body: &Value) -> Reply {
@@ -258,9 +284,10 @@ fn pieces(s: &str, n: usize) -> Vec<String> {
 }
 
 /// An SSE response from events; each event is cut in two chunks, with a
-/// short pause between events. `broken`: only the first event and half of
-/// the second get out, then the connection is dropped.
-fn sse_response(events: Vec<String>, broken: bool) -> Response {
+/// pause of `gate.stream_pause` before each event. `broken`: only the first
+/// event and half of the second get out, then the connection is dropped.
+fn sse_response(events: Vec<String>, gate: Gate) -> Response {
+    let Gate { broken, stream_pause, clock } = gate;
     let mut frames: Vec<(bool, Result<Bytes, std::io::Error>)> = Vec::new();
     for (i, ev) in events.iter().enumerate() {
         let bytes = Bytes::from(ev.clone());
@@ -272,12 +299,18 @@ fn sse_response(events: Vec<String>, broken: bool) -> Response {
         }
         frames.push((false, Ok(bytes.slice(mid..))));
     }
-    let stream = futures_util::stream::iter(frames).then(|(pause, frame)| async move {
-        if pause {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        frame
-    });
+    let stream = futures_util::stream::iter(frames)
+        .then(move |(pause, frame)| async move {
+            if pause && !stream_pause.is_zero() {
+                tokio::time::sleep(stream_pause).await;
+            }
+            frame
+        })
+        // The clock stops when the body (and so this closure) is dropped.
+        .map(move |frame| {
+            let _running = &clock;
+            frame
+        });
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -286,7 +319,10 @@ fn sse_response(events: Vec<String>, broken: bool) -> Response {
 }
 
 /// A whole JSON answer; `broken`: half of it, then the connection drops.
-fn whole_response(body: &Value, broken: bool) -> Response {
+fn whole_response(body: &Value, gate: Gate) -> Response {
+    // Sent in one write: the model's time ends here.
+    let Gate { broken, clock, .. } = gate;
+    drop(clock);
     if !broken {
         return json_response(200, body, None);
     }
@@ -339,8 +375,8 @@ pub(super) async fn openai_chat(
     if !body.is_object() {
         return bad_json(shape);
     }
-    let broken = match gate(&sim, shape, &body).await {
-        Ok(b) => b,
+    let gate = match gate(&sim, shape, &body).await {
+        Ok(g) => g,
         Err(r) => return *r,
     };
     let reply = reply_for(&sim, &body);
@@ -376,7 +412,7 @@ pub(super) async fn openai_chat(
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage,
         });
-        return whole_response(&whole, broken);
+        return whole_response(&whole, gate);
     }
     let chunk = |delta: Value, finish: Option<&str>| {
         let v = json!({
@@ -412,7 +448,7 @@ pub(super) async fn openai_chat(
         events.push(format!("data: {v}\n\n"));
     }
     events.push("data: [DONE]\n\n".to_owned());
-    sse_response(events, broken)
+    sse_response(events, gate)
 }
 
 /// `POST /v1/messages`.
@@ -433,8 +469,8 @@ pub(super) async fn anthropic_messages(
         let msg = "max_tokens: Field required";
         return json_response(400, &error_body(shape, 400, "invalid_request_error", "", msg), None);
     }
-    let broken = match gate(&sim, shape, &body).await {
-        Ok(b) => b,
+    let gate = match gate(&sim, shape, &body).await {
+        Ok(g) => g,
         Err(r) => return *r,
     };
     let reply = reply_for(&sim, &body);
@@ -456,7 +492,7 @@ pub(super) async fn anthropic_messages(
             "stop_reason": stop, "stop_sequence": null,
             "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
         });
-        return whole_response(&whole, broken);
+        return whole_response(&whole, gate);
     }
     let event = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
     let mut events = vec![event(
@@ -511,7 +547,7 @@ pub(super) async fn anthropic_messages(
             "usage": {"output_tokens": reply.output_tokens}}),
     ));
     events.push(event("message_stop", json!({"type": "message_stop"})));
-    sse_response(events, broken)
+    sse_response(events, gate)
 }
 
 fn record_get(sim: &ProviderSim, path: &str) -> Vec<String> {
