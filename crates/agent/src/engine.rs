@@ -227,7 +227,10 @@ impl BotConfig {
 pub struct EngineConfig {
     /// Queued messages per conversation before `submit` waits.
     pub queue_capacity: usize,
-    /// Conversations processed at the same time.
+    /// Conversations processed at the same time. Most of that time is spent
+    /// waiting for the model, so this bounds answers per second at
+    /// `max_concurrent / model latency` (16 slots and a 50 ms model: ~310/s);
+    /// it is a memory and cost guard, not a CPU one.
     pub max_concurrent: usize,
     /// Retries after a retryable provider error.
     pub provider_retries: u32,
@@ -243,7 +246,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             queue_capacity: 32,
-            max_concurrent: 16,
+            max_concurrent: 128,
             provider_retries: 2,
             retry_base_delay: Duration::from_millis(800),
             delivery_retries: 3,
@@ -548,14 +551,17 @@ impl Engine {
     /// pending and queues its messages accepted but never answered. Call it
     /// once per process, after the bot is registered and its connection can
     /// deliver (unlike [`start`](Self::start), which does this for every
-    /// registered bot at once).
+    /// registered bot at once). While the store cannot be read or written
+    /// (a full disk) it waits: giving up would strand those messages until
+    /// the next restart.
     pub async fn resume_bot(&self, bot: &str) -> Result<(), EngineError> {
-        let pending = self.inner.store.pending_replies(Some(bot)).await?;
+        let store = &self.inner.store;
+        let pending = self.persist(bot, || store.pending_replies(Some(bot))).await?;
         if !pending.is_empty() {
             tracing::info!(bot, count = pending.len(), "delivering replies left pending");
         }
         self.deliver_all(pending).await;
-        for inbound in self.inner.store.unanswered(bot).await? {
+        for inbound in self.persist(bot, || store.unanswered(bot)).await? {
             self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
         }
         Ok(())

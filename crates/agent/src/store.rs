@@ -398,7 +398,47 @@ pub struct Store {
     /// Operations waiting for the connection; whoever holds it next runs
     /// them all.
     queue: Arc<Mutex<Vec<Box<dyn Op>>>>,
+    /// Tells the checkpoint thread about writes; dropped with the last
+    /// clone, which stops the thread.
+    checkpointer: Arc<std::sync::mpsc::Sender<()>>,
     path: PathBuf,
+}
+
+/// How long the checkpoint thread lets writes accumulate after the first
+/// one before it moves the WAL into the database file: small checkpoints,
+/// often, keep each one short; none at all while the store is idle.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
+
+/// Starts the thread that checkpoints the WAL on its own connection, a
+/// moment after each write (each message on the returned sender), until the
+/// sender is dropped. `PASSIVE` checkpoints never wait for or block the
+/// writer; a failed one (a full disk) is retried after the next write.
+fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
+    let (wrote, writes) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("pincer-store-checkpoint".into()).spawn(
+        move || {
+            let conn = match Connection::open(&path) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot open the store for checkpoints");
+                    return;
+                }
+            };
+            // Ends when every sender is gone (the store was dropped).
+            while writes.recv().is_ok() {
+                std::thread::sleep(CHECKPOINT_DELAY);
+                while writes.try_recv().is_ok() {}
+                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Err(e) = done {
+                    tracing::debug!(error = %e, "WAL checkpoint failed; retrying after the next write");
+                }
+            }
+        },
+    );
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the checkpoint thread");
+    }
+    wrote
 }
 
 impl std::fmt::Debug for dyn Op {
@@ -480,6 +520,10 @@ impl Store {
             conn.busy_timeout(Duration::from_secs(5))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Checkpoints run on their own thread (see `spawn_checkpointer`):
+            // inside a commit they stalled it, and every operation batched
+            // with it, for several milliseconds.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             // Every query goes through `prepare_cached`; keep all of them
             // parsed (the default of 16 is fewer than the store's statements).
@@ -489,7 +533,8 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), path })
+        let checkpointer = Arc::new(spawn_checkpointer(path.clone()));
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), checkpointer, path })
     }
 
     /// The file this store uses.
@@ -508,6 +553,7 @@ impl Store {
         F: FnMut(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (conn, queue) = (self.conn.clone(), self.queue.clone());
+        let checkpointer = self.checkpointer.clone();
         tokio::task::spawn_blocking(move || {
             let slot: Slot<R> = Arc::default();
             let op = Pending { f, result: None, slot: slot.clone() };
@@ -518,6 +564,7 @@ impl Store {
             }
             let batch = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
             run_batch(&mut conn, batch);
+            let _ = checkpointer.send(());
             let done = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
             done.unwrap_or_else(|| Err(StoreError::Task("the operation was not run".into())))
         })
@@ -1259,6 +1306,37 @@ mod tests {
         assert_eq!(store.pending_replies(None).await.unwrap().len(), 200);
         let turns = history_len(&store).await;
         assert_eq!(turns, 200);
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_off_the_commit_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).await.unwrap();
+        for i in 0..300 {
+            store
+                .append_turn_at("b", "c2c:u", TurnRole::User, &format!("turn {i}"), now_secs())
+                .await
+                .unwrap();
+        }
+        // Commits no longer checkpoint (that stalled them); the store's own
+        // thread does, within a second or so: then a checkpoint finds every
+        // frame of the WAL already in the database file.
+        let other = Connection::open(&path).unwrap();
+        let mut left = i64::MAX;
+        for _ in 0..100 {
+            let (busy, log, done): (i64, i64, i64) = other
+                .query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .unwrap_or((1, 1, 0));
+            left = log - done;
+            if busy == 0 && log > 0 && left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(left, 0, "WAL frames never checkpointed");
     }
 
     async fn history_len(store: &Store) -> usize {

@@ -84,6 +84,15 @@ fn spawn_daemon(env: &Env, log: &Path) -> Child {
     cmd.spawn().unwrap()
 }
 
+/// Copies the daemon's log out of the temporary home, which a failing test
+/// deletes, and says where.
+fn keep_log(log: &Path) {
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaos-long-failed.log");
+    if std::fs::copy(log, &kept).is_ok() {
+        eprintln!("the whole log of pincer run: {}", kept.display());
+    }
+}
+
 async fn status(env: &Env) -> Option<serde_json::Value> {
     let (ok, out, _) = env.run(&["status", "--json"], "").await;
     ok.then(|| serde_json::from_str(&out).ok()).flatten()
@@ -335,7 +344,10 @@ async fn long_chaos_every_message_is_answered_exactly_once() {
                 if missing.is_empty() {
                     break;
                 }
-                assert!(Instant::now() < deadline, "not answered after the full disk: {missing:?}");
+                if Instant::now() >= deadline {
+                    keep_log(&log);
+                    panic!("not answered after the full disk: {missing:?}");
+                }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
@@ -381,6 +393,7 @@ async fn long_chaos_every_message_is_answered_exactly_once() {
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = logged.lines().rev().take(80).collect();
         eprintln!("last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        keep_log(&log);
     }
     assert!(
         lost.is_empty(),

@@ -343,7 +343,7 @@ impl ReplyLedger {
             path: Some(path),
             journal: tokio::sync::Mutex::new(Journal {
                 lines: loaded.lines,
-                stale: loaded.old_format,
+                stale: loaded.rewrite,
                 ..Journal::default()
             }),
         })
@@ -592,8 +592,10 @@ struct Loaded {
     /// In file order; a later line for an anchor replaces an earlier one.
     entries: Vec<(Anchor, Entry)>,
     lines: u64,
-    /// The pre-journal format: rewrite it on the next write.
-    old_format: bool,
+    /// The file must be rewritten on the next write: it is in the
+    /// pre-journal format, or has unreadable lines or an unfinished last
+    /// line (appending to that would glue the next change onto it).
+    rewrite: bool,
 }
 
 fn load(path: &Path) -> std::io::Result<Loaded> {
@@ -613,12 +615,12 @@ fn load(path: &Path) -> std::io::Result<Loaded> {
             Ok(state) => Ok(Loaded {
                 lines: state.entries.len() as u64,
                 entries: state.entries,
-                old_format: true,
+                rewrite: true,
             }),
             Err(e) => move_aside(&e),
         };
     }
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded { rewrite: bytes.last() != Some(&b'\n'), ..Loaded::default() };
     let mut unreadable = 0u64;
     let mut last_error = None;
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -634,8 +636,9 @@ fn load(path: &Path) -> std::io::Result<Loaded> {
     match last_error {
         Some(e) if loaded.entries.is_empty() => move_aside(&e),
         Some(e) => {
-            // A line cut short by a crash mid-write: that change was never
-            // confirmed to anyone, so nothing relied on it.
+            // A line cut short by a crash or a full disk mid-write: that
+            // change was never confirmed to anyone, so nothing relied on it.
+            loaded.rewrite = true;
             tracing::warn!(path = %path.display(), unreadable, error = %e, "reply ledger: unreadable lines skipped");
             Ok(loaded)
         }
@@ -869,6 +872,16 @@ mod tests {
         assert!(reused);
         assert_eq!(again.msg_seq, 1);
         assert_eq!(reloaded.next_reply(Scene::Group, "m1").await.unwrap().msg_seq, 2);
+        // That change rewrote the file instead of gluing itself onto the
+        // torn line: every line reads, and a third process sees it.
+        let lines = journal_lines(&path);
+        assert_eq!(lines.len(), 50);
+        for line in &lines {
+            serde_json::from_str::<(Anchor, Entry)>(line).unwrap();
+        }
+        drop(reloaded);
+        let third = ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap();
+        assert_eq!(third.next_reply(Scene::Group, "m1").await.unwrap().msg_seq, 3);
     }
 
     #[tokio::test]
