@@ -1230,15 +1230,20 @@ mod tests {
         (Box::new(Pending { f, result: None, slot: slot.clone() }), slot)
     }
 
+    /// A connection with an empty table `t`, and a run counter for [`op`].
+    fn table() -> (Connection, Arc<Mutex<u32>>) {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        (c, Arc::default())
+    }
+
     fn count(c: &Connection) -> i64 {
         c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
     }
 
     #[test]
     fn a_batch_commits_together_and_a_failing_op_fails_alone() {
-        let mut c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
-        let runs = Arc::new(Mutex::new(0));
+        let (mut c, runs) = table();
         let (a, ra) = op("INSERT INTO t VALUES (1)", runs.clone());
         let (b, rb) = op("INSERT INTO t VALUES (1)", runs.clone()); // duplicate key
         let (d, rd) = op("INSERT INTO t VALUES (2)", runs.clone());
@@ -1253,9 +1258,7 @@ mod tests {
 
     #[test]
     fn a_batch_rolled_back_under_it_reruns_each_op_alone_once() {
-        let mut c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
-        let runs = Arc::new(Mutex::new(0));
+        let (mut c, runs) = table();
         let (a, ra) = op("INSERT INTO t VALUES (1)", runs.clone());
         // What SQLite does to the transaction on a full disk or an I/O error.
         let (b, rb) = op("ROLLBACK", runs.clone());

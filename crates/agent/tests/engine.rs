@@ -44,6 +44,20 @@ async fn engine(
     engine
 }
 
+/// Submits m1 ("慢问题" from u1 to bot b1) and stops the engine at once
+/// while the model is still thinking: accepted, never answered. Returns that
+/// engine's model and sink.
+async fn crash_while_answering(dir: &tempfile::TempDir) -> (Arc<MockModel>, Arc<RecordingSink>) {
+    let model = MockModel::new();
+    *model.delay.lock().unwrap() = Some(Duration::from_secs(30));
+    let sink = RecordingSink::new();
+    let e = engine(dir, &sink, vec![bot("b1", &model)]).await;
+    e.submit(c2c("b1", "m1", "u1", "慢问题")).await.unwrap();
+    assert!(wait_until(WAIT, || model.calls() == 1).await);
+    e.cancel().await;
+    (model, sink)
+}
+
 #[tokio::test]
 async fn the_same_event_twice_is_answered_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,14 +131,7 @@ async fn a_crash_between_answer_and_send_delivers_exactly_once_after_restart() {
 #[tokio::test]
 async fn a_message_accepted_but_never_answered_is_answered_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let model = MockModel::new();
-    *model.delay.lock().unwrap() = Some(Duration::from_secs(30));
-    let sink = RecordingSink::new();
-    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
-    e.submit(c2c("b1", "m1", "u1", "慢问题")).await.unwrap();
-    assert!(wait_until(WAIT, || model.calls() == 1).await);
-    e.cancel().await;
-    drop(e);
+    let (_, sink) = crash_while_answering(&dir).await;
 
     let model2 = MockModel::new();
     let sink2 = RecordingSink::new();
@@ -752,14 +759,7 @@ async fn retention_is_seen_by_the_next_message() {
 #[tokio::test]
 async fn a_message_answered_twice_after_a_restart_adds_its_turns_once() {
     let dir = tempfile::tempdir().unwrap();
-    let model = MockModel::new();
-    *model.delay.lock().unwrap() = Some(Duration::from_secs(30));
-    let sink = RecordingSink::new();
-    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
-    e.submit(c2c("b1", "m1", "u1", "慢问题")).await.unwrap();
-    assert!(wait_until(WAIT, || model.calls() == 1).await);
-    e.cancel().await;
-    drop(e);
+    crash_while_answering(&dir).await;
 
     let model2 = MockModel::new();
     *model2.delay.lock().unwrap() = Some(Duration::from_millis(300));

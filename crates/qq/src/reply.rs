@@ -240,14 +240,16 @@ struct Book {
     /// Changes are numbered 1, 2, …; this is the newest one's number.
     changes: u64,
     pruned_at: Option<Instant>,
+    /// The ledger has a file (else changes are not queued).
+    journaled: bool,
 }
 
 impl Book {
     /// Queues the current state of `anchor` for the journal; the number of
-    /// the change, for [`ReplyLedger::persist`]. `journaled` is false for an
-    /// in-memory ledger, which keeps nothing.
-    fn record(&mut self, anchor: &Anchor, journaled: bool) -> u64 {
-        if !journaled {
+    /// the change, for [`ReplyLedger::persist`]. An in-memory ledger
+    /// keeps nothing.
+    fn record(&mut self, anchor: &Anchor) -> u64 {
+        if !self.journaled {
             return 0;
         }
         if let Some(entry) = self.entries.get(anchor) {
@@ -339,7 +341,12 @@ impl ReplyLedger {
         }
         Ok(Self {
             policy,
-            book: Mutex::new(Book { entries, pruned_at: Some(now), ..Book::default() }),
+            book: Mutex::new(Book {
+                entries,
+                pruned_at: Some(now),
+                journaled: true,
+                ..Book::default()
+            }),
             path: Some(path),
             journal: tokio::sync::Mutex::new(Journal {
                 lines: loaded.lines,
@@ -432,7 +439,7 @@ impl ReplyLedger {
         }
         let slot =
             ReplySlot { msg_seq, remaining_after: budget.map(|b| b - entry.used), expires_at };
-        let change = book.record(anchor, self.path.is_some());
+        let change = book.record(anchor);
         Ok((slot, change))
     }
 
@@ -499,7 +506,7 @@ impl ReplyLedger {
             let mut book = self.book();
             let Some(entry) = book.entries.get_mut(anchor) else { return };
             entry.used = entry.used.saturating_sub(1);
-            book.record(anchor, self.path.is_some())
+            book.record(anchor)
         };
         self.persist(change).await;
     }
@@ -511,7 +518,7 @@ impl ReplyLedger {
             let mut book = self.book();
             let Some(entry) = book.entries.get_mut(anchor) else { return };
             entry.closed = true;
-            book.record(anchor, self.path.is_some())
+            book.record(anchor)
         };
         self.persist(change).await;
     }
