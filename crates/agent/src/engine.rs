@@ -28,10 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::{estimate_tokens, estimate_tools_tokens, trim_to_budget, Persona, Summarizer};
-use crate::provider::{ChatMessage, ChatProvider, ChatRequest, ProviderError, Role};
+use crate::provider::{ChatMessage, ChatProvider, ChatRequest, ProviderError, Role, Usage};
 use crate::scene::{ConversationKey, Inbound, Scene};
 use crate::store::{
     now_secs, today, Commit, OutboundReply, Store, StoreError, ToolCallRecord, Turn, TurnRole,
+    UsageEntry,
 };
 use crate::tools::{ToolContext, ToolRegistry};
 
@@ -52,6 +53,17 @@ pub enum DeliveryError {
     /// Retrying cannot help (reply window expired, bot removed from group…).
     #[error("delivery failed: {0}")]
     Permanent(String),
+    /// The connector could not record what it needs to send the reply
+    /// safely (a full disk under its reply ledger). Nothing was sent; the
+    /// engine waits and tries again however long it takes, without counting
+    /// attempts: giving up would lose the reply.
+    #[error("{en}")]
+    Storage {
+        /// What went wrong and what to do, in English.
+        en: String,
+        /// The same in Chinese.
+        zh: String,
+    },
 }
 
 /// Sends replies to QQ; the connector implements it (e.g. over
@@ -225,7 +237,10 @@ impl BotConfig {
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Queued messages per conversation before `submit` waits.
+    /// Messages per conversation held in memory for its worker. More
+    /// messages to answer wait in the store, where `submit` records them
+    /// anyway, and are read back in order: `submit` does not wait for a
+    /// busy conversation, and a flood costs disk, not memory.
     pub queue_capacity: usize,
     /// Conversations processed at the same time. Most of that time is spent
     /// waiting for the model, so this bounds answers per second at
@@ -316,6 +331,18 @@ struct Job {
     kind: JobKind,
 }
 
+/// A conversation's worker, as [`Engine::enqueue`] sees it.
+struct WorkerHandle {
+    id: u64,
+    tx: mpsc::Sender<Job>,
+    /// Set when a message to answer found the queue full and was left in
+    /// the store (state `new`, where `submit` put it first) instead: the
+    /// worker reads those back, oldest first, once its queue is empty.
+    /// Shared so that the worker still sees it after a shutdown dropped the
+    /// handle.
+    spilled: Arc<AtomicBool>,
+}
+
 #[derive(Debug, Default, Clone)]
 struct RateState {
     times: VecDeque<Instant>,
@@ -334,7 +361,7 @@ struct Inner {
     sink: Arc<dyn ReplySink>,
     config: EngineConfig,
     bots: RwLock<HashMap<String, Arc<BotState>>>,
-    workers: Mutex<HashMap<ConversationKey, (u64, mpsc::Sender<Job>)>>,
+    workers: Mutex<HashMap<ConversationKey, WorkerHandle>>,
     next_worker: std::sync::atomic::AtomicU64,
     /// Bumped whenever turns may have been deleted from the store
     /// (retention): every worker's [`HistoryCache`] taken under an older
@@ -377,6 +404,24 @@ impl From<StoreError> for Failure {
 /// Whether a store error means the storage cannot write right now (a full
 /// disk, an I/O error, a locked file): worth waiting for, unlike a bug or a
 /// corrupt file.
+/// What to tell the user about a store that cannot write: English, Chinese.
+fn store_trouble<'a>(
+    engine: &'a Engine,
+    e: &'a StoreError,
+) -> impl FnOnce() -> (String, String) + 'a {
+    move || {
+        let path = engine.inner.store.path().display().to_string();
+        (
+            format!(
+                "cannot write to the database {path} (is the disk full?): {e}. Free some space on that disk: messages already taken wait and are answered once it can write again"
+            ),
+            format!(
+                "无法写入数据库 {path}（磁盘已满？）：{e}。请清理该磁盘的空间：已收到的消息会保留，空间恢复后自动回复。"
+            ),
+        )
+    }
+}
+
 fn storage_unavailable(e: &StoreError) -> bool {
     use rusqlite::ErrorCode as C;
     match e {
@@ -398,18 +443,20 @@ fn storage_unavailable(e: &StoreError) -> bool {
 struct StorageWait {
     /// The next wait; zero until the first failure.
     delay: Duration,
+    /// The Chinese text put in the bot's status, cleared on recovery.
+    reported_zh: Option<String>,
 }
 
 impl StorageWait {
-    /// After a success: says so once if the store had failed.
+    /// After a success: says so once if the storage had failed.
     fn recovered(self, engine: &Engine, bot: &str) {
         if self.delay.is_zero() {
             return;
         }
-        tracing::info!(bot, "the database can write again / 数据库已恢复写入");
+        tracing::info!(bot, "the disk can be written again / 磁盘已恢复写入");
         if let Some(b) = engine.bot(bot) {
             let mut s = lock(&b.status);
-            if s.last_error_zh.as_deref().is_some_and(|z| z.starts_with("无法写入数据库")) {
+            if s.last_error_zh.is_some() && s.last_error_zh == self.reported_zh {
                 s.last_error = None;
                 s.last_error_zh = None;
             }
@@ -568,44 +615,100 @@ impl Engine {
     }
 
     /// Takes one inbound message. Returns once it is recorded and queued
-    /// (waiting while its conversation's queue is full).
+    /// (in memory, or in the store when its conversation is busy: see
+    /// [`EngineConfig::queue_capacity`]).
     pub async fn submit(&self, inbound: Inbound) -> Result<Submitted, EngineError> {
+        let mut results = self.submit_all(vec![inbound]).await;
+        results.pop().unwrap_or(Err(EngineError::ShuttingDown))
+    }
+
+    /// [`submit`](Self::submit) for a burst, in order: the messages are
+    /// recorded in one store operation (one commit instead of one each), so
+    /// a connector that hands over what has piled up takes messages as fast
+    /// as they come. One result per message.
+    pub async fn submit_all(&self, inbounds: Vec<Inbound>) -> Vec<Result<Submitted, EngineError>> {
         if self.inner.closed.load(Ordering::SeqCst) {
-            return Err(EngineError::ShuttingDown);
+            return inbounds.iter().map(|_| Err(EngineError::ShuttingDown)).collect();
         }
-        let bot =
-            self.bot(&inbound.bot).ok_or_else(|| EngineError::UnknownBot(inbound.bot.clone()))?;
+        let mut results: Vec<Option<Result<Submitted, EngineError>>> = Vec::new();
+        // (index of the result, message) for the known bots.
+        let mut taken = Vec::new();
+        let mut bots: HashMap<String, Arc<BotState>> = HashMap::new();
+        for inbound in inbounds {
+            let Some(bot) = self.bot(&inbound.bot) else {
+                results.push(Some(Err(EngineError::UnknownBot(inbound.bot.clone()))));
+                continue;
+            };
+            bots.insert(inbound.bot.clone(), bot);
+            results.push(None);
+            taken.push((results.len() - 1, inbound));
+        }
+        let Some((_, first)) = taken.first() else {
+            return results.into_iter().flatten().collect();
+        };
+        let first_bot = first.bot.clone();
+        let messages: Vec<Inbound> = taken.iter().map(|(_, m)| m.clone()).collect();
+        // The rate limiter decides as each message is stored, so that it is
+        // stored in its final state (a `new` row is one a worker may read
+        // back and answer, see `answer_waiting`), and only for messages not
+        // seen before.
+        let state_of = {
+            let bots = bots.clone();
+            move |m: &Inbound| {
+                let verdict = bots.get(&m.bot).and_then(|b| {
+                    b.config.rate_limit.map(|rl| check_rate(b, m.scene.sender(), rl))
+                });
+                match verdict {
+                    // Not `new`: a restart must not answer them with the model.
+                    Some(RateVerdict::Drop) => "ignored",
+                    Some(RateVerdict::Refuse) => "refused",
+                    _ => "new",
+                }
+                .to_owned()
+            }
+        };
         // While the disk is full this waits (the platform holds the next
-        // message meanwhile): a message is taken only once it is stored.
+        // messages meanwhile): a message is taken only once it is stored.
         let store = &self.inner.store;
-        if !self.persist(&bot.config.id, || store.record_inbound(&inbound, "new")).await? {
-            return Ok(Submitted::Duplicate);
+        let recorded = self
+            .persist(&first_bot, || store.record_inbounds(messages.clone(), state_of.clone()))
+            .await;
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                // One operation failed for all: each gets the error (the
+                // first the original, StoreError is not Clone).
+                let text = e.to_string();
+                let mut e = Some(e);
+                for (i, _) in &taken {
+                    let e = e.take().unwrap_or_else(|| StoreError::Task(text.clone()));
+                    results[*i] = Some(Err(EngineError::Store(e)));
+                }
+                return results.into_iter().flatten().collect();
+            }
+        };
+        for ((i, inbound), state) in taken.into_iter().zip(recorded) {
+            let bot = &bots[&inbound.bot];
+            let result = match state.as_deref() {
+                None => Ok(Submitted::Duplicate),
+                Some("ignored") => {
+                    lock(&bot.status).rate_limited += 1;
+                    Ok(Submitted::RateLimitedSilently)
+                }
+                Some("refused") => {
+                    lock(&bot.status).rate_limited += 1;
+                    self.enqueue(Job { inbound, kind: JobKind::RefuseRateLimited })
+                        .await
+                        .map(|()| Submitted::RateLimitedRefusal)
+                }
+                Some(_) => self
+                    .enqueue(Job { inbound, kind: JobKind::Answer })
+                    .await
+                    .map(|()| Submitted::Queued),
+            };
+            results[i] = Some(result);
         }
-        let verdict = bot.config.rate_limit.map(|rl| check_rate(&bot, inbound.scene.sender(), rl));
-        match verdict {
-            Some(RateVerdict::Drop) => {
-                lock(&bot.status).rate_limited += 1;
-                self.inner
-                    .store
-                    .set_inbound_state(&bot.config.id, &inbound.message_id, "ignored")
-                    .await?;
-                Ok(Submitted::RateLimitedSilently)
-            }
-            Some(RateVerdict::Refuse) => {
-                lock(&bot.status).rate_limited += 1;
-                // Not `new`: a restart must not answer it with the model.
-                self.inner
-                    .store
-                    .set_inbound_state(&bot.config.id, &inbound.message_id, "refused")
-                    .await?;
-                self.enqueue(Job { inbound, kind: JobKind::RefuseRateLimited }).await?;
-                Ok(Submitted::RateLimitedRefusal)
-            }
-            _ => {
-                self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
-                Ok(Submitted::Queued)
-            }
-        }
+        results.into_iter().flatten().collect()
     }
 
     async fn enqueue(&self, mut job: Job) -> Result<(), EngineError> {
@@ -617,14 +720,39 @@ impl Engine {
             let tx = {
                 let mut workers = lock(&self.inner.workers);
                 match workers.get(&key) {
-                    Some((_, tx)) if !tx.is_closed() => tx.clone(),
+                    Some(w) if !w.tx.is_closed() => {
+                        if !matches!(job.kind, JobKind::Answer) {
+                            // A refusal is not in the store as `new`: it
+                            // must go through the queue.
+                            w.tx.clone()
+                        } else if w.spilled.load(Ordering::SeqCst) {
+                            // Later than what waits in the store: wait there too.
+                            return Ok(());
+                        } else {
+                            match w.tx.try_send(job) {
+                                Ok(()) => return Ok(()),
+                                Err(mpsc::error::TrySendError::Full(_)) => {
+                                    w.spilled.store(true, Ordering::SeqCst);
+                                    return Ok(());
+                                }
+                                Err(mpsc::error::TrySendError::Closed(j)) => {
+                                    job = j;
+                                    continue;
+                                }
+                            }
+                        }
+                    }
                     _ => {
                         let (tx, rx) = mpsc::channel(self.inner.config.queue_capacity.max(1));
                         let id = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-                        workers.insert(key.clone(), (id, tx.clone()));
+                        let spilled = Arc::new(AtomicBool::new(false));
+                        let handle = WorkerHandle { id, tx: tx.clone(), spilled: spilled.clone() };
+                        workers.insert(key.clone(), handle);
                         let engine = self.clone();
                         let k = key.clone();
-                        self.inner.tracker.spawn(async move { engine.worker(k, id, rx).await });
+                        self.inner
+                            .tracker
+                            .spawn(async move { engine.worker(k, id, rx, spilled).await });
                         tx
                     }
                 }
@@ -636,33 +764,57 @@ impl Engine {
         }
     }
 
-    async fn worker(self, key: ConversationKey, id: u64, mut rx: mpsc::Receiver<Job>) {
+    async fn worker(
+        self,
+        key: ConversationKey,
+        id: u64,
+        mut rx: mpsc::Receiver<Job>,
+        spilled: Arc<AtomicBool>,
+    ) {
         let idle = self.inner.config.idle_worker_timeout;
         // This conversation's recent turns; dies with the worker.
         let mut history: Option<HistoryCache> = None;
+        // Messages answered from the store while their copies may still be
+        // in the queue (one that arrived while the store was being read
+        // back is in both): those copies are skipped.
+        let mut done: HashSet<String> = HashSet::new();
         loop {
+            if rx.is_empty() {
+                if spilled.swap(false, Ordering::SeqCst) {
+                    if !self.answer_waiting(&key, &mut done, &mut history).await {
+                        return;
+                    }
+                    continue;
+                }
+                done.clear();
+            }
             let next = tokio::select! {
                 _ = self.inner.cancel.cancelled() => return,
                 r = tokio::time::timeout(idle, rx.recv()) => r,
             };
             match next {
                 Ok(Some(job)) => {
-                    let permit = tokio::select! {
-                        _ = self.inner.cancel.cancelled() => return,
-                        p = self.inner.permits.acquire() => p,
-                    };
-                    let Ok(_permit) = permit else { return };
-                    tokio::select! {
-                        _ = self.inner.cancel.cancelled() => return,
-                        _ = self.process(job, &mut history) => {}
+                    if done.remove(&job.inbound.message_id) {
+                        continue;
+                    }
+                    if !self.run_job(job, &mut history).await {
+                        return;
                     }
                 }
-                Ok(None) => return, // every sender dropped: shutdown drain finished
+                Ok(None) => {
+                    // Every sender dropped (shutdown): answer what still
+                    // waits in the store too, as the queue was.
+                    if spilled.swap(false, Ordering::SeqCst) {
+                        self.answer_waiting(&key, &mut done, &mut history).await;
+                    }
+                    return;
+                }
                 Err(_) => {
                     // Idle: exit only if nobody can still send to us.
                     let mut workers = lock(&self.inner.workers);
-                    let unused =
-                        workers.get(&key).is_some_and(|(w, tx)| *w == id && tx.strong_count() == 1);
+                    let unused = workers.get(&key).is_some_and(|w| {
+                        w.id == id && w.tx.strong_count() == 1 && !w.spilled.load(Ordering::SeqCst)
+                    });
                     if unused && rx.is_empty() {
                         workers.remove(&key);
                         rx.close();
@@ -670,6 +822,55 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    /// Answers, oldest first, the conversation's messages that were left in
+    /// the store because its queue was full. `false` when the engine was
+    /// cancelled meanwhile (what is left stays for the next start).
+    async fn answer_waiting(
+        &self,
+        key: &ConversationKey,
+        done: &mut HashSet<String>,
+        history: &mut Option<HistoryCache>,
+    ) -> bool {
+        let store = &self.inner.store;
+        let page = self.inner.config.queue_capacity.max(1);
+        let mut after = 0;
+        loop {
+            let waiting = match self.persist(&key.bot, || store.waiting_in(key, after, page)).await
+            {
+                Ok(waiting) => waiting,
+                Err(e) => {
+                    // Left `new`: the next start answers them.
+                    tracing::error!(bot = %key.bot, error = %e, "cannot read waiting messages back");
+                    return true;
+                }
+            };
+            let Some((last, _)) = waiting.last() else { return true };
+            after = *last;
+            for (_, inbound) in waiting {
+                if !done.insert(inbound.message_id.clone()) {
+                    continue;
+                }
+                if !self.run_job(Job { inbound, kind: JobKind::Answer }, history).await {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Runs one job once a concurrency slot is free. `false` when the engine
+    /// was cancelled meanwhile.
+    async fn run_job(&self, job: Job, history: &mut Option<HistoryCache>) -> bool {
+        let permit = tokio::select! {
+            _ = self.inner.cancel.cancelled() => return false,
+            p = self.inner.permits.acquire() => p,
+        };
+        let Ok(_permit) = permit else { return false };
+        tokio::select! {
+            _ = self.inner.cancel.cancelled() => false,
+            _ = self.process(job, history) => true,
         }
     }
 
@@ -696,7 +897,9 @@ impl Engine {
             match result {
                 Err(e)
                     if storage_unavailable(&e)
-                        && self.wait_for_storage(&bot.config.id, &e, &mut waiting).await => {}
+                        && self
+                            .wait_for_storage(&bot.config.id, store_trouble(self, &e), &mut waiting)
+                            .await => {}
                 other => break other,
             }
         };
@@ -725,7 +928,7 @@ impl Engine {
     ) -> Result<Vec<OutboundReply>, StoreError> {
         let cfg = &bot.config;
         match self.run_model(bot, inbound, history).await {
-            Ok(answer) => {
+            Ok((answer, usage)) => {
                 lock(&bot.status).answered += 1;
                 let answer = answer.trim();
                 let answer =
@@ -746,7 +949,9 @@ impl Engine {
                     markdown: cfg.markdown,
                 };
                 let turns = commit.turns.clone();
-                let result = self.inner.store.commit_answer(inbound, commit).await;
+                let usage = UsageEntry::new(&today(), &cfg.model.provider, &cfg.model.model, usage);
+                let result =
+                    self.inner.store.commit_answer_with_usage(inbound, commit, Some(usage)).await;
                 match (&result, history.as_mut()) {
                     // Replies were created, so the turns were inserted with
                     // them (one transaction).
@@ -811,13 +1016,15 @@ impl Engine {
             || cfg.daily_cost_cap.is_some_and(|cap| cost >= cap))
     }
 
-    /// Builds the context and runs the tool loop; returns the final answer.
+    /// Builds the context and runs the tool loop; returns the final answer
+    /// and the usage of the call that gave it (for the caller to store with
+    /// the answer; earlier tool rounds are stored here).
     async fn run_model(
         &self,
         bot: &BotState,
         inbound: &Inbound,
         history: &mut Option<HistoryCache>,
-    ) -> Result<String, Failure> {
+    ) -> Result<(String, Usage), Failure> {
         let cfg = &bot.config;
         let conversation = inbound.scene.conversation_id();
         // Shared rooms (groups, guild channels): tag user turns with the author.
@@ -876,18 +1083,18 @@ impl Engine {
                 return Err(Failure::Cap);
             }
             let response = self.call_provider(cfg, &request).await?;
-            self.inner
-                .store
-                .add_usage(&cfg.id, &today(), &cfg.model.provider, &cfg.model.model, response.usage)
-                .await?;
             if response.tool_calls.is_empty() {
-                return Ok(response.content);
+                return Ok((response.content, response.usage));
             }
             if !offer_tools {
                 // Still asking for tools when none are offered: its text is
                 // tool chatter, not an answer (the caller sends the fallback).
-                return Ok(String::new());
+                return Ok((String::new(), response.usage));
             }
+            self.inner
+                .store
+                .add_usage(&cfg.id, &today(), &cfg.model.provider, &cfg.model.model, response.usage)
+                .await?;
             messages.push(ChatMessage {
                 role: Role::Assistant,
                 content: response.content.clone(),
@@ -991,15 +1198,26 @@ impl Engine {
     async fn deliver_one(&self, reply: &OutboundReply) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let mut reply = reply.clone();
+        let mut waiting = StorageWait::default();
         loop {
             // A full disk must not leave an entry pending until the next
             // start, nor send it twice: each mark waits for the store.
-            self.persist(&reply.bot, || store.mark_attempt(reply.id)).await?;
+            if reply.attempts > 0 {
+                // The first try was counted when the entry was committed.
+                self.persist(&reply.bot, || store.mark_attempt(reply.id)).await?;
+            }
             match self.inner.sink.deliver(&reply).await {
                 Ok(d) => {
+                    waiting.recovered(self, &reply.bot);
                     return self
                         .persist(&reply.bot, || store.mark_sent(reply.id, d.response_id.clone()))
-                        .await
+                        .await;
+                }
+                Err(DeliveryError::Storage { en, zh }) => {
+                    if !self.wait_for_storage(&reply.bot, || (en, zh), &mut waiting).await {
+                        // Stopping: the entry stays pending for the next start.
+                        return Ok(());
+                    }
                 }
                 Err(DeliveryError::Transient(e))
                     if reply.attempts < self.inner.config.delivery_retries =>
@@ -1037,7 +1255,9 @@ impl Engine {
             match op().await {
                 Err(e)
                     if storage_unavailable(&e)
-                        && self.wait_for_storage(bot, &e, &mut waiting).await => {}
+                        && self
+                            .wait_for_storage(bot, store_trouble(self, &e), &mut waiting)
+                            .await => {}
                 other => {
                     waiting.recovered(self, bot);
                     return other;
@@ -1049,24 +1269,24 @@ impl Engine {
     /// Reports a store that cannot write (once per episode: log and the bot's
     /// status, in English and Chinese) and waits before the next try. `false`
     /// when the engine stops meanwhile.
-    async fn wait_for_storage(&self, bot: &str, e: &StoreError, waiting: &mut StorageWait) -> bool {
+    async fn wait_for_storage(
+        &self,
+        bot: &str,
+        trouble: impl FnOnce() -> (String, String),
+        waiting: &mut StorageWait,
+    ) -> bool {
         if self.inner.closing.is_cancelled() {
             return false;
         }
         if waiting.delay.is_zero() {
-            let path = self.inner.store.path().display().to_string();
-            let en = format!(
-                "cannot write to the database {path} (is the disk full?): {e}. Free some space on that disk: messages already taken wait and are answered once it can write again"
-            );
-            let zh = format!(
-                "无法写入数据库 {path}（磁盘已满？）：{e}。请清理该磁盘的空间：已收到的消息会保留，空间恢复后自动回复。"
-            );
+            let (en, zh) = trouble();
             tracing::error!(bot, "{en} / {zh}");
             if let Some(b) = self.bot(bot) {
                 let mut s = lock(&b.status);
                 s.last_error = Some(en);
-                s.last_error_zh = Some(zh);
+                s.last_error_zh = Some(zh.clone());
             }
+            waiting.reported_zh = Some(zh);
             waiting.delay = Duration::from_millis(250);
         }
         let delay = waiting.delay;

@@ -24,4 +24,4 @@ pub use engine::{
     RateLimit, ReplySink, Submitted, UserTexts,
 };
 pub use scene::{ConversationKey, Inbound, Scene};
-pub use store::{OutboundReply, Price, Store, StoreError, UsageRow};
+pub use store::{OutboundReply, Price, Store, StoreError, UsageEntry, UsageRow};

@@ -50,6 +50,11 @@ impl ReplySink for QqReplySink {
         let key = format!("outbox-{}", reply.id);
         match replier.reply_once(&reply.qq_target(), &reply.text, reply.markdown, &key).await {
             Ok(sent) => Ok(Delivered { response_id: sent.first().and_then(|s| s.id.clone()) }),
+            // Even after some chunks went out: the same key sends only the
+            // rest next time (sent chunks reuse their recorded seq).
+            Err(e @ ReplyError::NotRecorded { .. }) => {
+                Err(DeliveryError::Storage { en: e.to_string(), zh: e.explain_zh() })
+            }
             // Part of the entry went out (the platform made the replier split
             // it): sending it again would repeat that part.
             Err(e) if !e.sent().is_empty() => {

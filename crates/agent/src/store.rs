@@ -391,6 +391,48 @@ pub struct Commit {
     pub markdown: bool,
 }
 
+/// One model call for the usage table: the day (`YYYY-MM-DD`), which
+/// provider and model, and the tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEntry {
+    /// The day it counts for, `YYYY-MM-DD`.
+    pub day: String,
+    /// The provider's name (for prices).
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// Tokens in and out.
+    pub usage: crate::provider::Usage,
+}
+
+impl UsageEntry {
+    /// An entry for one call.
+    pub fn new(day: &str, provider: &str, model: &str, usage: crate::provider::Usage) -> Self {
+        Self { day: day.to_owned(), provider: provider.to_owned(), model: model.to_owned(), usage }
+    }
+}
+
+/// Adds one call to its day's usage row.
+fn upsert_usage(c: &Connection, bot: &str, u: &UsageEntry) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO usage_daily (bot, day, provider, model, input_tokens, output_tokens,
+         calls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+         ON CONFLICT (bot, day, provider, model) DO UPDATE SET
+         input_tokens = input_tokens + excluded.input_tokens,
+         output_tokens = output_tokens + excluded.output_tokens,
+         calls = calls + 1",
+    )?
+    .execute(params![
+        bot,
+        u.day,
+        u.provider,
+        u.model,
+        u.usage.input_tokens as i64,
+        u.usage.output_tokens as i64
+    ])?;
+    Ok(())
+}
+
 /// Handle to the store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -409,6 +451,9 @@ pub struct Store {
 /// often, keep each one short; none at all while the store is idle.
 const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
 
+/// Bytes the WAL file is cut back to once a checkpoint has emptied it.
+const WAL_SIZE_LIMIT: i64 = 4 << 20;
+
 /// Starts the thread that checkpoints the WAL on its own connection, a
 /// moment after each write (each message on the returned sender), until the
 /// sender is dropped. `PASSIVE` checkpoints never wait for or block the
@@ -424,6 +469,7 @@ fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
                     return;
                 }
             };
+            let _ = conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT);
             // Ends when every sender is gone (the store was dropped).
             while writes.recv().is_ok() {
                 std::thread::sleep(CHECKPOINT_DELAY);
@@ -524,6 +570,11 @@ impl Store {
             // inside a commit they stalled it, and every operation batched
             // with it, for several milliseconds.
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // A WAL file keeps its largest size unless told otherwise: one
+            // burst (or a full disk, when no checkpoint can finish) would
+            // hold that space for good, and on a nearly full disk take back
+            // the room just freed.
+            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             // Every query goes through `prepare_cached`; keep all of them
             // parsed (the default of 16 is fewer than the store's statements).
@@ -584,28 +635,61 @@ impl Store {
         inbound: &crate::scene::Inbound,
         state: &str,
     ) -> Result<bool, StoreError> {
-        let inb = inbound.clone();
         let state = state.to_owned();
+        let recorded = self.record_inbounds(vec![inbound.clone()], move |_| state.clone()).await?;
+        Ok(recorded.first().is_some_and(Option::is_some))
+    }
+
+    /// [`record_inbound`](Self::record_inbound) for several messages, in
+    /// order, in one operation (all or none): one commit for a burst. The
+    /// state of each new message is decided by `state_of`, which is called
+    /// only for messages not recorded before (so a repeated event cannot
+    /// count against anything). Returns, per message, the state it was
+    /// recorded in, or `None` for a repeat.
+    pub async fn record_inbounds<F>(
+        &self,
+        inbounds: Vec<crate::scene::Inbound>,
+        mut state_of: F,
+    ) -> Result<Vec<Option<String>>, StoreError>
+    where
+        F: FnMut(&crate::scene::Inbound) -> String + Send + 'static,
+    {
         self.run(move |c| {
-            let scene = serde_json::to_string(&inb.scene)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let n = c
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO inbound
-                 (bot, message_id, conversation, sender, text, received_at, state, scene)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    inb.bot,
-                    inb.message_id,
-                    inb.scene.conversation_id(),
-                    inb.scene.sender(),
-                    inb.text,
-                    now_secs(),
-                    state,
-                    scene
-                ])?;
-            Ok(n == 1)
+            // A savepoint, not a transaction: it may run inside a batch.
+            let tx = c.savepoint()?;
+            let mut recorded = Vec::with_capacity(inbounds.len());
+            {
+                let mut seen =
+                    tx.prepare_cached("SELECT 1 FROM inbound WHERE bot = ?1 AND message_id = ?2")?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO inbound
+                     (bot, message_id, conversation, sender, text, received_at, state, scene)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                let now = now_secs();
+                for inb in &inbounds {
+                    if seen.exists(params![inb.bot, inb.message_id])? {
+                        recorded.push(None);
+                        continue;
+                    }
+                    let scene = serde_json::to_string(&inb.scene)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let state = state_of(inb);
+                    insert.execute(params![
+                        inb.bot,
+                        inb.message_id,
+                        inb.scene.conversation_id(),
+                        inb.scene.sender(),
+                        inb.text,
+                        now,
+                        state,
+                        scene
+                    ])?;
+                    recorded.push(Some(state));
+                }
+            }
+            tx.commit()?;
+            Ok(recorded)
         })
         .await
     }
@@ -646,6 +730,47 @@ impl Store {
                 let scene: Scene =
                     serde_json::from_str(&scene).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.push(crate::scene::Inbound { bot: bot.clone(), message_id, scene, text });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Up to `limit` messages of one conversation that were accepted and not
+    /// answered yet (state `new`), oldest first, after the row `after` (0
+    /// for the start). Each comes with its row number, the cursor for the
+    /// next call. The engine reads a conversation's messages back from here
+    /// when they arrived faster than it answers ([`crate::Engine::submit`]).
+    pub async fn waiting_in(
+        &self,
+        key: &crate::scene::ConversationKey,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, crate::scene::Inbound)>, StoreError> {
+        let key = key.clone();
+        self.run(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT rowid, message_id, scene, text FROM inbound
+                 WHERE bot = ?1 AND conversation = ?2 AND state = 'new' AND scene IS NOT NULL
+                   AND rowid > ?3
+                 ORDER BY rowid LIMIT ?4",
+            )?;
+            let rows =
+                st.query_map(params![key.bot, key.conversation, after, limit as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (rowid, message_id, scene, text) = row?;
+                let scene: Scene =
+                    serde_json::from_str(&scene).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let bot = key.bot.clone();
+                out.push((rowid, crate::scene::Inbound { bot, message_id, scene, text }));
             }
             Ok(out)
         })
@@ -716,15 +841,36 @@ impl Store {
     /// puts the chunks into the outbox as pending, and marks the message
     /// `answered`. Returns the outbox entries. Committing twice for the same
     /// message adds nothing the second time.
+    ///
+    /// The entries are stored with one delivery attempt counted and returned
+    /// with none: the caller starts delivering them at once, and a restart
+    /// must treat them as possibly sent. So the first try needs no
+    /// [`mark_attempt`](Self::mark_attempt) of its own.
     pub async fn commit_answer(
         &self,
         inbound: &crate::scene::Inbound,
         commit: Commit,
     ) -> Result<Vec<OutboundReply>, StoreError> {
+        self.commit_answer_with_usage(inbound, commit, None).await
+    }
+
+    /// [`commit_answer`](Self::commit_answer) that also adds the model call
+    /// which produced the answer to the usage table, in the same transaction
+    /// (one commit per answer instead of two). The usage is added even when
+    /// the message turns out to be answered already: the call was made.
+    pub async fn commit_answer_with_usage(
+        &self,
+        inbound: &crate::scene::Inbound,
+        commit: Commit,
+        usage: Option<UsageEntry>,
+    ) -> Result<Vec<OutboundReply>, StoreError> {
         let inb = inbound.clone();
         self.run(move |c| {
             // A savepoint, not a transaction: it may run inside a batch.
             let tx = c.savepoint()?;
+            if let Some(u) = &usage {
+                upsert_usage(&tx, &inb.bot, u)?;
+            }
             let now = now_secs();
             let conv = inb.scene.conversation_id();
             let scene = serde_json::to_string(&inb.scene)
@@ -756,8 +902,8 @@ impl Store {
                 let parts = commit.chunks.len() as u32;
                 let mut insert_reply = tx.prepare_cached(
                     "INSERT OR IGNORE INTO replies (bot, conversation, scene, reply_to, part,
-                         parts, text, markdown, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                         parts, text, markdown, attempts, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
                 )?;
                 for (i, text) in commit.chunks.iter().enumerate() {
                     insert_reply.execute(params![
@@ -991,28 +1137,9 @@ impl Store {
         model: &str,
         usage: crate::provider::Usage,
     ) -> Result<(), StoreError> {
-        let (bot, day, provider, model) =
-            (bot.to_owned(), day.to_owned(), provider.to_owned(), model.to_owned());
-        self.run(move |c| {
-            c.prepare_cached(
-                "INSERT INTO usage_daily (bot, day, provider, model, input_tokens, output_tokens,
-                 calls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
-                 ON CONFLICT (bot, day, provider, model) DO UPDATE SET
-                 input_tokens = input_tokens + excluded.input_tokens,
-                 output_tokens = output_tokens + excluded.output_tokens,
-                 calls = calls + 1",
-            )?
-            .execute(params![
-                bot,
-                day,
-                provider,
-                model,
-                usage.input_tokens as i64,
-                usage.output_tokens as i64
-            ])?;
-            Ok(())
-        })
-        .await
+        let bot = bot.to_owned();
+        let entry = UsageEntry::new(day, provider, model, usage);
+        self.run(move |c| upsert_usage(c, &bot, &entry)).await
     }
 
     /// Usage rows (with cost from the price table) for `bot` (all bots when

@@ -421,6 +421,36 @@ async fn transient_delivery_errors_are_retried() {
 }
 
 #[tokio::test]
+async fn a_reply_the_connector_cannot_record_waits_beyond_the_retry_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    let sink = RecordingSink::new();
+    // More storage failures than delivery retries: a transient error this
+    // often would mark the entry failed, a full disk must not.
+    let failures = config().delivery_retries as usize + 1;
+    sink.fail_storage.store(failures, std::sync::atomic::Ordering::SeqCst);
+    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
+    e.submit(c2c("b1", "m1", "u1", "hi")).await.unwrap();
+    assert!(
+        wait_until(WAIT, || e.status("b1").unwrap().last_error_zh.is_some()).await,
+        "the bot's status says why the reply waits"
+    );
+    assert_eq!(
+        e.status("b1").unwrap().last_error_zh.as_deref(),
+        Some("无法记录回复（模拟磁盘已满）")
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || sink.count() == 1).await,
+        "delivered once the disk has room"
+    );
+    let recs = e.store().replies_to("b1", "m1").await.unwrap();
+    assert_eq!(recs[0].state, ReplyState::Sent);
+    assert_eq!(e.status("b1").unwrap().last_error_zh, None, "the trouble is cleared");
+    e.shutdown().await;
+    assert_eq!(sink.texts(), vec!["echo: hi".to_string()]);
+}
+
+#[tokio::test]
 async fn unknown_bots_and_submissions_after_shutdown_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let model = MockModel::new();
@@ -507,34 +537,127 @@ async fn idle_workers_exit_and_come_back_without_losing_order_or_history() {
     assert_eq!(model.requests()[2].messages.len(), 5);
 }
 
-#[tokio::test]
-async fn a_full_conversation_queue_pushes_back_on_submit() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = MockModel::new();
-    *model.delay.lock().unwrap() = Some(Duration::from_millis(400));
-    let sink = RecordingSink::new();
+/// An engine that keeps one message per conversation in memory (the rest
+/// of a burst waits in the store), for bot b1 without a rate limit.
+async fn one_in_memory(
+    dir: &tempfile::TempDir,
+    sink: &Arc<RecordingSink>,
+    model: &Arc<MockModel>,
+) -> Engine {
     let store = Store::open(dir.path().join("agent.db")).await.unwrap();
-    let cfg = EngineConfig { queue_capacity: 1, ..config() };
-    let e = Engine::new(store, sink.clone(), cfg);
-    let mut b = bot("b1", &model);
+    let e = Engine::new(store, sink.clone(), EngineConfig { queue_capacity: 1, ..config() });
+    let mut b = bot("b1", model);
     b.rate_limit = None;
     e.add_bot(b);
     e.start().await.unwrap();
-    e.submit(c2c("b1", "m0", "u1", "0")).await.unwrap(); // being processed
-    assert!(wait_until(WAIT, || model.calls() == 1).await);
-    e.submit(c2c("b1", "m1", "u1", "1")).await.unwrap(); // fills the queue
-    let e2 = e.clone();
-    let third = tokio::spawn(async move { e2.submit(c2c("b1", "m2", "u1", "2")).await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(!third.is_finished(), "submit waits while the queue is full");
-    // Another conversation is not blocked.
-    tokio::time::timeout(Duration::from_secs(1), e.submit(c2c("b1", "x", "u2", "x")))
+    e
+}
+
+#[tokio::test]
+async fn a_busy_conversation_takes_messages_at_once_and_answers_them_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    *model.delay.lock().unwrap() = Some(Duration::from_millis(200));
+    let sink = RecordingSink::new();
+    let e = one_in_memory(&dir, &sink, &model).await;
+    for i in 0..12 {
+        let submitted = tokio::time::timeout(
+            Duration::from_secs(1),
+            e.submit(c2c("b1", &format!("m{i}"), "u1", &format!("第{i}条"))),
+        )
         .await
-        .expect("other conversations are not held up")
-        .unwrap();
-    assert_eq!(third.await.unwrap().unwrap(), Submitted::Queued);
+        .expect("submit does not wait for a busy conversation");
+        assert_eq!(submitted.unwrap(), Submitted::Queued);
+    }
+    // Taken while the first was still with the model (a waiting submit
+    // would have needed ten answers first).
+    assert!(model.calls() <= 2, "{} model calls", model.calls());
+    // Another conversation is not held up.
+    e.submit(c2c("b1", "x", "u2", "x")).await.unwrap();
+    assert!(wait_until(WAIT, || sink.texts().contains(&"echo: x".to_string())).await);
+    // A repeat of a message waiting in the store is still recognised.
+    assert_eq!(e.submit(c2c("b1", "m11", "u1", "第11条")).await.unwrap(), Submitted::Duplicate);
+    // Shutdown answers everything taken, the waiting ones included.
     e.shutdown().await;
-    assert_eq!(sink.count(), 4);
+    let u1: Vec<String> = sink
+        .replies()
+        .iter()
+        .filter(|r| r.reply_to_message_id.starts_with('m'))
+        .map(|r| r.text.clone())
+        .collect();
+    let expected: Vec<String> = (0..12).map(|i| format!("echo: 第{i}条")).collect();
+    assert_eq!(u1, expected, "each once, in order");
+    assert_eq!(model.calls(), 13, "no message was answered twice");
+    // Each answer saw the ones before it.
+    assert_eq!(model.requests().last().unwrap().messages.len(), 23);
+    assert!(e.store().unanswered("b1").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn messages_waiting_in_the_store_survive_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    *model.delay.lock().unwrap() = Some(Duration::from_secs(30));
+    let sink = RecordingSink::new();
+    let e = one_in_memory(&dir, &sink, &model).await;
+    for i in 0..6 {
+        e.submit(c2c("b1", &format!("m{i}"), "u1", &format!("第{i}条"))).await.unwrap();
+    }
+    assert!(wait_until(WAIT, || model.calls() == 1).await);
+    // "Crash" with one message at the model, one queued, four in the store.
+    e.cancel().await;
+    drop(e);
+
+    let model2 = MockModel::new();
+    let sink2 = RecordingSink::new();
+    let mut b = bot("b1", &model2);
+    b.rate_limit = None;
+    let e2 = engine(&dir, &sink2, vec![b]).await;
+    e2.shutdown().await;
+    let expected: Vec<String> = (0..6).map(|i| format!("echo: 第{i}条")).collect();
+    assert_eq!(sink2.texts(), expected, "each once, in order, after the restart");
+    assert_eq!(sink.count(), 0);
+    assert_eq!(model2.calls(), 6);
+}
+
+#[tokio::test]
+async fn a_burst_is_taken_in_one_go_with_a_result_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MockModel::new();
+    let sink = RecordingSink::new();
+    let mut b = bot("b1", &model);
+    b.rate_limit = Some(RateLimit { max_messages: 2, per: Duration::from_secs(60) });
+    let e = engine(&dir, &sink, vec![b]).await;
+    let burst = vec![
+        c2c("b1", "m0", "u1", "一"),
+        c2c("nobody", "n0", "u1", "?"),
+        c2c("b1", "m1", "u1", "二"),
+        c2c("b1", "m1", "u1", "二"), // the platform repeated it
+        c2c("b1", "m2", "u1", "三"),
+        c2c("b1", "m3", "u1", "四"),
+        c2c("b1", "v0", "u2", "别人"),
+    ];
+    let results = e.submit_all(burst).await;
+    assert_eq!(results.len(), 7);
+    assert_eq!(results[0].as_ref().unwrap(), &Submitted::Queued);
+    assert!(matches!(results[1], Err(pincer_agent::EngineError::UnknownBot(_))));
+    assert_eq!(results[2].as_ref().unwrap(), &Submitted::Queued);
+    assert_eq!(results[3].as_ref().unwrap(), &Submitted::Duplicate);
+    assert_eq!(results[4].as_ref().unwrap(), &Submitted::RateLimitedRefusal);
+    assert_eq!(results[5].as_ref().unwrap(), &Submitted::RateLimitedSilently);
+    assert_eq!(results[6].as_ref().unwrap(), &Submitted::Queued);
+    e.shutdown().await;
+    let refusal = UserTexts::zh_cn().rate_limited;
+    let to_u1: Vec<String> = sink
+        .replies()
+        .iter()
+        .filter(|r| r.scene == pincer_agent::Scene::C2c { user: "u1".into() })
+        .map(|r| r.text.clone())
+        .collect();
+    assert_eq!(to_u1, ["echo: 一".to_string(), "echo: 二".to_string(), refusal]);
+    assert_eq!(model.calls(), 3, "m0, m1 and u2's message");
+    // Stored in their final states: nothing is answered again after a restart.
+    assert!(e.store().unanswered("b1").await.unwrap().is_empty());
 }
 
 #[tokio::test]

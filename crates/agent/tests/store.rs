@@ -201,3 +201,43 @@ async fn conversations_list_the_most_recent_first_with_their_last_turn() {
     assert_eq!(store.conversations("b", 1).await.unwrap().len(), 1);
     assert!(store.conversations("nobody", 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_answer_commits_with_its_usage_and_counts_as_one_attempt() {
+    use pincer_agent::store::Commit;
+    use pincer_agent::UsageEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).await.unwrap();
+    let inbound = Inbound {
+        bot: "b1".into(),
+        message_id: "m1".into(),
+        scene: Scene::C2c { user: "u1".into() },
+        text: "你好".into(),
+    };
+    assert!(store.record_inbound(&inbound, "new").await.unwrap());
+    let commit = || Commit {
+        turns: vec![
+            (TurnRole::User, None, "你好".into()),
+            (TurnRole::Assistant, None, "在".into()),
+        ],
+        chunks: vec!["在".into()],
+        markdown: false,
+    };
+    let usage =
+        UsageEntry::new("2026-11-26", "p", "m", Usage { input_tokens: 10, output_tokens: 3 });
+    let replies =
+        store.commit_answer_with_usage(&inbound, commit(), Some(usage.clone())).await.unwrap();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].attempts, 0, "the caller's first try");
+    // A restart finds it counted as attempted: it may have gone out.
+    let pending = store.pending_replies(Some("b1")).await.unwrap();
+    assert_eq!(pending[0].attempts, 1);
+
+    // A second answer to the same message adds no reply, but its model call
+    // was made and counts.
+    let again = store.commit_answer_with_usage(&inbound, commit(), Some(usage)).await.unwrap();
+    assert!(again.is_empty());
+    let rows = store.usage(Some("b1"), "2026-11-26", "2026-11-26").await.unwrap();
+    assert_eq!((rows[0].input_tokens, rows[0].output_tokens, rows[0].calls), (20, 6, 2));
+    assert_eq!(store.history("b1", "c2c:u1", 10).await.unwrap().len(), 2, "turns once");
+}

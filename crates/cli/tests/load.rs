@@ -30,6 +30,11 @@ async fn a_tiny_load_is_answered_exactly_once_and_measured() {
     assert_eq!(report.replies, 40, "{table}");
     assert!(report.clean());
     assert!((15.0..=25.0).contains(&report.injected_per_sec), "{table}");
+    // Every message was stored by the daemon, within the 2 s of injection
+    // plus a moment: it keeps up with 20/s.
+    let taken = report.taken_secs.expect("all taken");
+    assert!(taken > 1.0 && taken < 10.0, "{table}");
+    assert!(table.contains("taken (stored)      40 in"), "{table}");
 
     // The model's measured time is at least its configured latency, and the
     // overhead is what is left of the end-to-end time.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::http::{ApiError, RestClient};
 use crate::model::{MessageBody, SendResponse};
-use crate::reply::{Anchor, ReplyLedger, ReplyRefused, Scene};
+use crate::reply::{Anchor, ReplyLedger, ReplyRefused, Scene, SlotError};
 use crate::text::{markdown_to_plain, split_text, DEFAULT_MAX_CHARS};
 
 /// How often one chunk is re-sent with a new `msg_seq` after 40054005.
@@ -97,6 +97,16 @@ pub enum ReplyError {
         /// Replies left.
         remaining: u32,
     },
+    /// A chunk's `msg_seq` could not be recorded in the reply ledger (a
+    /// full disk): that chunk and the rest were not sent. Try again later
+    /// with the same key; chunks already sent are then recognised.
+    #[error("{source}")]
+    NotRecorded {
+        /// What the ledger said ([`SlotError::NotRecorded`]).
+        source: SlotError,
+        /// Chunks sent before.
+        sent: Vec<SendResponse>,
+    },
     /// The platform refused a send.
     #[error("{source}")]
     Api {
@@ -112,7 +122,9 @@ impl ReplyError {
     /// The messages that were delivered before the failure.
     pub fn sent(&self) -> &[SendResponse] {
         match self {
-            Self::Refused { sent, .. } | Self::Api { sent, .. } => sent,
+            Self::Refused { sent, .. }
+            | Self::Api { sent, .. }
+            | Self::NotRecorded { sent, .. } => sent,
             Self::NotEnoughReplies { .. } => &[],
         }
     }
@@ -125,6 +137,7 @@ impl ReplyError {
                 format!("回复需要分成 {needed} 条发送，但这条消息只剩 {remaining} 次回复机会；请缩短回复。")
             }
             Self::Api { source, .. } => source.explain_zh(),
+            Self::NotRecorded { source, .. } => source.explain_zh(),
         }
     }
 }
@@ -250,14 +263,23 @@ impl Replier {
             chunk_index += 1;
             loop {
                 let (slot, reused) = match chunk_key.take() {
-                    Some(k) => self.ledger.keyed_slot(target.scene, &target.anchor, &k).await,
-                    None => self
-                        .ledger
-                        .next_slot(target.scene, &target.anchor)
-                        .await
-                        .map(|s| (s, false)),
-                }
-                .map_err(|reason| ReplyError::Refused { reason, sent: sent.clone() })?;
+                    Some(k) => {
+                        match self.ledger.keyed_slot(target.scene, &target.anchor, &k).await {
+                            Ok(slot) => slot,
+                            Err(SlotError::Refused(reason)) => {
+                                return Err(ReplyError::Refused { reason, sent })
+                            }
+                            Err(source) => return Err(ReplyError::NotRecorded { source, sent }),
+                        }
+                    }
+                    None => (
+                        self.ledger
+                            .next_slot(target.scene, &target.anchor)
+                            .await
+                            .map_err(|reason| ReplyError::Refused { reason, sent: sent.clone() })?,
+                        false,
+                    ),
+                };
                 let as_markdown = markdown && self.markdown_allowed();
                 let body = if as_markdown {
                     MessageBody::markdown(chunk.as_str())

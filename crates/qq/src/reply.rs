@@ -8,13 +8,20 @@
 //! (40054005), and a restarted process must not repeat one. [`ReplyLedger`]
 //! hands out `msg_seq` 1, 2, 3, … per anchor (the inbound `msg_id` or
 //! `event_id`), and with a file ([`ReplyLedger::open`]) it **writes the
-//! advanced counter to disk before it returns the slot**: a process that dies
-//! after sending, or even before, has already recorded the seq as used, so a
-//! restarted process continues after it.
+//! advanced counter to the file before it returns the slot**: a process that
+//! dies after sending, or even before, has already recorded the seq as used,
+//! so a restarted process continues after it.
+//!
+//! "Written" means handed to the operating system (`write`), not `fdatasync`:
+//! that survives the process being killed at any point, not a power cut. The
+//! conversation store next to it (SQLite WAL, `synchronous = NORMAL`) makes
+//! the same promise, so after a power cut a reply may be repeated either way;
+//! a sync here cost 0.3–0.8 ms on every reply, in front of the send, and
+//! bought nothing the store keeps. Snapshots are still synced before they
+//! replace the file, so a power cut never leaves a half-written one.
 //!
 //! The file is a journal: each change appends one JSON line holding the
-//! anchor's new state, followed by `fdatasync`; on load the last line per
-//! anchor wins. Replies taken while a write runs share the next one (group
+//! anchor's new state; on load the last line per anchor wins. Replies taken while a write runs share the next one (group
 //! commit), so a burst costs a few writes, not one each, and a write costs
 //! the same however many anchors are live. When the journal holds several
 //! lines per live entry it is replaced by a snapshot (temp file, `fsync`,
@@ -24,10 +31,14 @@
 //! then the platform no longer accepts replies to the anchor, so a seq
 //! cannot collide any more.
 //!
-//! If a write fails (disk full, read-only) the ledger logs a warning and keeps
-//! going in memory; a seq reused after a later crash then shows up as
-//! 40054005, which [`crate::outbound::Replier`] handles by taking the next seq.
-//! Two processes must not share one ledger file.
+//! If a write fails (disk full, read-only), a plain slot
+//! ([`ReplyLedger::next_slot`]) is still handed out and the ledger keeps going
+//! in memory: a seq reused after a later crash shows up as 40054005, which
+//! [`crate::outbound::Replier`] handles by taking the next seq. A keyed slot
+//! ([`ReplyLedger::keyed_slot`]) is refused instead ([`SlotError::NotRecorded`]):
+//! its key is what makes a send repeated after a crash safe, and a key that
+//! only lived in memory would let that repeat go out with a new seq, i.e. a
+//! second reply. Two processes must not share one ledger file.
 //!
 //! On 40054005 the caller takes a fresh slot: the earlier send with that seq
 //! (from a previous process, or an attempt whose answer was lost) most likely
@@ -178,6 +189,36 @@ pub enum ReplyRefused {
         /// The replies allowed per message.
         budget: u32,
     },
+}
+
+/// Why [`ReplyLedger::keyed_slot`] handed out no slot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlotError {
+    /// The reply rules forbid another reply.
+    #[error(transparent)]
+    Refused(#[from] ReplyRefused),
+    /// The slot could not be written to the ledger file (a full disk): it
+    /// was taken back, and nothing may be sent under the key yet.
+    #[error("cannot record the reply in {path} ({detail}); free some space on that disk: the reply waits and is sent once it can be recorded")]
+    NotRecorded {
+        /// The ledger file.
+        path: PathBuf,
+        /// What the file system said.
+        detail: String,
+    },
+}
+
+impl SlotError {
+    /// The same in Chinese, for the user.
+    pub fn explain_zh(&self) -> String {
+        match self {
+            SlotError::Refused(reason) => reason.explain_zh(),
+            SlotError::NotRecorded { path, detail } => format!(
+                "无法在 {} 中记录这条回复（{detail}，磁盘已满？）：请清理该磁盘的空间，回复会保留，能记录后自动发送。",
+                path.display()
+            ),
+        }
+    }
 }
 
 impl ReplyRefused {
@@ -395,7 +436,8 @@ impl ReplyLedger {
         anchor: &Anchor,
     ) -> Result<ReplySlot, ReplyRefused> {
         let (slot, change) = self.reserve(scene, anchor, None)?;
-        self.persist(change).await;
+        // Fails open (logged): see the module docs.
+        let _ = self.persist(change).await;
         Ok(slot)
     }
 
@@ -449,12 +491,17 @@ impl ReplyLedger {
     /// get the same `msg_seq` back with `reused = true` and count nothing.
     /// Sending again with a reused seq is safe: QQ answers 40054005 when the
     /// first send arrived, which then means "delivered".
+    ///
+    /// Unlike `next_slot` it does not fail open: when the ledger file cannot
+    /// be written the reservation is taken back and
+    /// [`SlotError::NotRecorded`] returned, so the caller waits and tries
+    /// again instead of sending under a key a restart would not know.
     pub async fn keyed_slot(
         &self,
         scene: Scene,
         anchor: &Anchor,
         key: &str,
-    ) -> Result<(ReplySlot, bool), ReplyRefused> {
+    ) -> Result<(ReplySlot, bool), SlotError> {
         let reused = {
             let book = self.book();
             book.entries.get(anchor).and_then(|e| {
@@ -470,8 +517,25 @@ impl ReplyLedger {
             return Ok((slot, true));
         }
         let (slot, change) = self.reserve(scene, anchor, Some(key))?;
-        self.persist(change).await;
+        if let Err(detail) = self.persist(change).await {
+            self.unreserve(anchor, key);
+            let path = self.path.clone().unwrap_or_default();
+            return Err(SlotError::NotRecorded { path, detail });
+        }
         Ok((slot, false))
+    }
+
+    /// Takes back a keyed reservation that could not be persisted. Its seq
+    /// stays used (the next one is fresh either way). If another caller's
+    /// write put the key on disk meanwhile, a restart reuses it: a seq that
+    /// was never sent, which QQ simply accepts.
+    fn unreserve(&self, anchor: &Anchor, key: &str) {
+        let mut book = self.book();
+        let Some(entry) = book.entries.get_mut(anchor) else { return };
+        if entry.keyed.remove(key).is_some() {
+            entry.used = entry.used.saturating_sub(1);
+            book.record(anchor);
+        }
     }
 
     /// How many replies `anchor` has left: `Ok(None)` for no count limit (or
@@ -508,7 +572,7 @@ impl ReplyLedger {
             entry.used = entry.used.saturating_sub(1);
             book.record(anchor)
         };
-        self.persist(change).await;
+        let _ = self.persist(change).await;
     }
 
     /// Marks `anchor` as done because the platform said so (40034128, an
@@ -520,18 +584,19 @@ impl ReplyLedger {
             entry.closed = true;
             book.record(anchor)
         };
-        self.persist(change).await;
+        let _ = self.persist(change).await;
     }
 
-    /// Returns once change number `change` is on disk (if there is a file):
-    /// appends every queued change in one write + `fdatasync`, or, when the
+    /// Returns once change number `change` is written (if there is a file):
+    /// appends every queued change in one write, or, when the
     /// journal has grown to several lines per live entry, replaces it with a
-    /// snapshot. Failures are logged; the ledger keeps working in memory.
-    async fn persist(&self, change: u64) {
-        let Some(path) = &self.path else { return };
+    /// snapshot. Failures are logged and returned; the ledger keeps working
+    /// in memory, and the next write is a whole snapshot.
+    async fn persist(&self, change: u64) -> Result<(), String> {
+        let Some(path) = &self.path else { return Ok(()) };
         let mut journal = self.journal.lock().await;
         if journal.written >= change {
-            return;
+            return Ok(());
         }
         let (covers, batch, lines) = {
             let mut book = self.book();
@@ -564,14 +629,17 @@ impl ReplyLedger {
                 journal.written = covers;
                 journal.lines = if snapshot { lines } else { journal.lines + lines };
                 journal.stale = false;
+                Ok(())
             }
             Ok(Err(e)) => {
                 journal.stale = true;
-                tracing::warn!(path = %path.display(), error = %e, "cannot persist the reply ledger; msg_seq uniqueness across restarts is not guaranteed")
+                tracing::warn!(path = %path.display(), error = %e, "cannot persist the reply ledger");
+                Err(e.to_string())
             }
             Err(e) => {
                 journal.stale = true;
-                tracing::warn!(error = %e, "reply ledger write task failed")
+                tracing::warn!(error = %e, "reply ledger write task failed");
+                Err(e.to_string())
             }
         }
     }
@@ -667,8 +735,8 @@ fn write_journal(
                 Some(f) => f,
                 None => open_append()?,
             };
+            // No sync: see the module docs.
             file.write_all(&bytes)?;
-            file.sync_data()?;
             Ok(file)
         }
         Batch::Snapshot(bytes) => {

@@ -434,6 +434,119 @@ async fn repeated_quick_disconnects_pause_the_reconnects() {
 }
 
 #[tokio::test]
+async fn reconnects_the_server_asks_for_never_pause() {
+    // The routine rotation (op 7, then 4009) and plain 4009 closes, in quick
+    // succession: the server's instruction, not a flapping connection.
+    let sim = sim().await;
+    let mut config = config(&sim);
+    config.quick_disconnect = Duration::from_secs(10);
+    config.quick_disconnect_pause = Duration::from_secs(60);
+    let shard = Shard::spawn(config, tokens(&sim));
+    wait_health(&shard, "ready", |h| h.state == ShardState::Ready).await;
+    let started = Instant::now();
+    for round in 1..=6u64 {
+        if round % 2 == 1 {
+            sim.send_reconnect(APP);
+        } else {
+            sim.close_sockets(APP, 4009);
+        }
+        // wait_health gives up long before the 60 s pause would end.
+        wait_health(&shard, "resumed", |h| h.state == ShardState::Ready && h.resumes == round)
+            .await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!((sim.identifies(APP), sim.resumes(APP)), (1, 6));
+}
+
+#[tokio::test]
+async fn quick_drops_still_pause_when_routine_reconnects_come_between() {
+    #[derive(Debug, Clone, Copy)]
+    enum Fault {
+        Drop,
+        Op7,
+        Close4009,
+        /// op 7, then the Resume is refused (4004) for the expired token.
+        ExpiredToken,
+    }
+    let sim = sim().await;
+    let mut config = config(&sim);
+    config.quick_disconnect = Duration::from_secs(10);
+    config.quick_disconnect_pause = Duration::from_millis(2500);
+    let shard = Shard::spawn(config, tokens(&sim));
+    wait_health(&shard, "ready", |h| h.state == ShardState::Ready).await;
+    let faults =
+        [Fault::Drop, Fault::Op7, Fault::ExpiredToken, Fault::Drop, Fault::Close4009, Fault::Drop];
+    let mut disconnects = 0;
+    let mut took = Vec::new();
+    for fault in faults {
+        let at = Instant::now();
+        match fault {
+            Fault::Drop => sim.drop_sockets(APP),
+            Fault::Op7 => sim.send_reconnect(APP),
+            Fault::Close4009 => sim.close_sockets(APP, 4009),
+            Fault::ExpiredToken => {
+                sim.expire_token(APP);
+                sim.send_reconnect(APP);
+                disconnects += 1;
+            }
+        }
+        disconnects += 1;
+        wait_health(&shard, "ready again", |h| {
+            h.state == ShardState::Ready && h.disconnects == disconnects
+        })
+        .await;
+        took.push((fault, at.elapsed()));
+    }
+    let h = shard.health().borrow().clone();
+    // The expired token's 4004 identifies with the new one (spec §3.4).
+    assert_eq!((h.identifies, h.resumes), (2, 5), "{h:#?}");
+    // The third quick drop pauses; nothing before it does.
+    let (last, paused) = took.pop().unwrap();
+    assert!(paused >= Duration::from_millis(2500), "{last:?} reconnected after only {paused:?}");
+    assert!(took.iter().all(|(_, t)| *t < Duration::from_millis(2000)), "{took:?}");
+}
+
+#[tokio::test]
+async fn an_expired_token_after_a_drop_is_refreshed_without_backing_off() {
+    let sim = sim().await;
+    let mut config = config(&sim);
+    // A long first step would show: the drop is the first failure (no wait),
+    // a 4004 counted as the second would wait 3.5–5 s.
+    config.backoff.steps = vec![Duration::from_secs(5)];
+    let mut shard = Shard::spawn(config, tokens(&sim));
+    ready(&mut shard).await;
+    sim.expire_token(APP);
+    let dropped = Instant::now();
+    sim.drop_sockets(APP);
+    let h = wait_health(&shard, "identified with a new token", |h| {
+        h.identifies == 2 && h.state == ShardState::Ready
+    })
+    .await;
+    assert_eq!(h.last_close.unwrap().code, Some(CloseCode::AuthenticationFailed));
+    assert!(dropped.elapsed() < Duration::from_secs(2), "took {:?}", dropped.elapsed());
+}
+
+#[tokio::test]
+async fn a_new_token_refused_too_backs_off_and_pauses() {
+    // Tokens from another server: every Identify closes with 4004, however
+    // often the token is fetched again.
+    let (sim, elsewhere) = (sim().await, sim().await);
+    let mut config = config(&sim);
+    config.backoff.steps = vec![Duration::from_millis(200)];
+    config.backoff.jitter = 0.0;
+    config.quick_disconnect_pause = Duration::from_secs(60);
+    let shard = Shard::spawn(config, tokens(&elsewhere));
+    sleep(Duration::from_millis(2500)).await;
+    let h = shard.health().borrow().clone();
+    assert_eq!(h.last_close.as_ref().unwrap().code, Some(CloseCode::AuthenticationFailed));
+    // The first 4004 is routine (a fresh token is fetched, no wait); then the
+    // refusals count: at once (the first failure), 200 ms, 200 ms, and the
+    // pause after three quick disconnects. No tight loop.
+    assert_eq!(h.disconnects, 4, "{h:#?}");
+    assert_eq!(h.state, ShardState::Reconnecting);
+}
+
+#[tokio::test]
 async fn a_slow_consumer_never_stops_the_heartbeat() {
     let sim = sim().await;
     let mut config = config(&sim);

@@ -486,3 +486,51 @@ async fn a_send_repeated_after_a_crash_is_delivered_exactly_once() {
     // The repeated first send reached QQ and was refused as a duplicate.
     assert_eq!(message_posts(&sim).iter().filter(|p| p.status == 400).count(), 1);
 }
+
+#[tokio::test]
+async fn a_reply_whose_seq_cannot_be_recorded_is_not_sent_until_it_can() {
+    let (sim, rest) = start(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bot");
+    std::fs::create_dir(&folder).unwrap();
+    let path = folder.join("replies.json");
+    let msg_id = sim.inject_c2c_message(APP, USER, "hello").msg_id.unwrap();
+    let target = ReplyTarget::c2c(USER, &msg_id);
+    let ledger = Arc::new(ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap());
+    let replier = Replier::new(rest.clone(), ledger.clone());
+
+    // The ledger's folder cannot be written (as a full disk would; a file in
+    // its place fails even for root).
+    std::fs::remove_dir(&folder).unwrap();
+    std::fs::write(&folder, b"").unwrap();
+    let err = replier.reply_once(&target, "answer", false, "outbox-1").await.unwrap_err();
+    assert!(matches!(err, ReplyError::NotRecorded { ref sent, .. } if sent.is_empty()), "{err:?}");
+    assert!(err.to_string().contains("free some space"), "{err}");
+    assert!(err.explain_zh().contains("磁盘"), "{}", err.explain_zh());
+    assert!(sim.sends().is_empty(), "nothing goes out under a key a restart would not know");
+    assert_eq!(
+        ledger.remaining(Scene::C2c, &target.anchor),
+        Ok(Some(4)),
+        "the refused slot was given back"
+    );
+
+    // Room again: the retry goes out, once.
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::create_dir(&folder).unwrap();
+    let sent = replier.reply_once(&target, "answer", false, "outbox-1").await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].id.is_some());
+
+    // The process dies before it records the delivery; the restarted one
+    // repeats the send under the same key: QQ sees the seq again, nothing new.
+    drop(replier);
+    let ledger = Arc::new(ReplyLedger::open(&path, ReplyPolicy::default()).await.unwrap());
+    let again = Replier::new(rest.clone(), ledger)
+        .reply_once(&target, "answer", false, "outbox-1")
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, None, "recognised as already delivered");
+    let sends = sim.sends();
+    assert_eq!(sends.len(), 1, "answered exactly once: {sends:?}");
+    assert_eq!(sends[0].body["content"], "answer");
+}

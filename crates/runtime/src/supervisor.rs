@@ -617,6 +617,18 @@ fn slot_status(slot: &BotSlot) -> BotStatus {
     status
 }
 
+/// Inbound messages taken in one go at most (see `BotRun::run`).
+const MAX_BURST: usize = 256;
+
+/// A task that is aborted when this handle is dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One bot's run: connect, pump, reconnect after failures, until cancelled.
 struct BotRun {
     inner: Arc<Inner>,
@@ -660,7 +672,12 @@ impl BotRun {
             *self.pairing_code.lock().expect("pairing lock") = Some(code);
         }
         let mut failures = 0u32;
-        let mut resumed = false;
+        // What an earlier process left (replies to deliver, messages to
+        // answer), picked up once, on the first connection, in its own task:
+        // delivering them can wait for a full disk or retry for minutes, and
+        // inbound messages must be taken meanwhile. Dropped with this run (the
+        // guard aborts it), so it never outlives a paused or stopped bot.
+        let mut resuming: Option<AbortOnDrop> = None;
         loop {
             self.set(Phase::Connecting);
             let connected = tokio::select! {
@@ -685,11 +702,9 @@ impl BotRun {
             failures = 0;
             self.inner.sink.insert(&self.config.app_id, &name, channel.sink());
             self.set(Phase::Running(channel.health()));
-            if !std::mem::replace(&mut resumed, true) {
-                // Now that replies can go out: what an earlier process left.
-                if let Err(e) = self.inner.engine.resume_bot(&self.config.app_id).await {
-                    tracing::error!(bot = %name, error = %e, "cannot pick up pending replies");
-                }
+            if resuming.is_none() {
+                // Now that replies can go out.
+                resuming = Some(self.spawn_resume());
             }
             loop {
                 let delivery = tokio::select! {
@@ -697,7 +712,17 @@ impl BotRun {
                     d = rx.recv() => d,
                 };
                 let Some(delivery) = delivery else { break };
-                self.handle(channel.as_ref(), delivery).await;
+                // What else has arrived meanwhile is taken with it, in one
+                // store commit: under a flood, messages are taken as fast as
+                // they come, not one commit at a time.
+                let mut burst = vec![delivery];
+                while burst.len() < MAX_BURST {
+                    match rx.try_recv() {
+                        Ok(d) => burst.push(d),
+                        Err(_) => break,
+                    }
+                }
+                self.handle(channel.as_ref(), burst).await;
             }
             let health = channel.health().borrow().clone();
             channel.shutdown().await;
@@ -711,6 +736,23 @@ impl BotRun {
                 return self.set(Phase::Fatal { zh, en });
             }
         }
+    }
+
+    /// Starts picking up what an earlier process left for this bot: pending
+    /// replies are delivered, unanswered messages queued. Ends early when the
+    /// bot is cancelled; the returned guard aborts it when dropped.
+    fn spawn_resume(&self) -> AbortOnDrop {
+        let engine = self.inner.engine.clone();
+        let cancel = self.cancel.clone();
+        let (name, app_id) = (self.config.name.clone(), self.config.app_id.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                resumed = engine.resume_bot(&app_id) => if let Err(e) = resumed {
+                    tracing::error!(bot = %name, error = %e, "cannot pick up pending replies");
+                }
+            }
+        }))
     }
 
     /// Gives the bot's model the preset's default price, unless the user set
@@ -800,20 +842,26 @@ impl BotRun {
         Ok(())
     }
 
-    async fn handle(&self, channel: &dyn Channel, delivery: crate::channel::InboundDelivery) {
-        let mut inbound = delivery.inbound;
-        self.events_in.fetch_add(1, Ordering::Relaxed);
-        self.inner.events.send(RuntimeEvent::MessageIn {
-            bot: self.config.name.clone(),
-            scene: scene_kind(&inbound.scene),
-            target: inbound.scene.target_id().to_owned(),
-            sender: inbound.scene.sender().to_owned(),
-            text: inbound.text.clone(),
-        });
-        if self.try_pair(channel, &inbound).await {
-            return delivery.ack.done();
-        }
-        if self.allowed(&inbound) {
+    /// Takes a burst of inbound messages, in order: pairing codes, the
+    /// allow lists and skill commands first, then one submission of the
+    /// rest to the agent; each is acknowledged once taken.
+    async fn handle(&self, channel: &dyn Channel, burst: Vec<crate::channel::InboundDelivery>) {
+        let mut inbounds = Vec::with_capacity(burst.len());
+        let mut acks = Vec::with_capacity(burst.len());
+        for delivery in burst {
+            let mut inbound = delivery.inbound;
+            self.events_in.fetch_add(1, Ordering::Relaxed);
+            self.inner.events.send(RuntimeEvent::MessageIn {
+                bot: self.config.name.clone(),
+                scene: scene_kind(&inbound.scene),
+                target: inbound.scene.target_id().to_owned(),
+                sender: inbound.scene.sender().to_owned(),
+                text: inbound.text.clone(),
+            });
+            if self.try_pair(channel, &inbound).await || !self.allowed(&inbound) {
+                delivery.ack.done();
+                continue;
+            }
             let expanded = crate::skills::expand_command(
                 &inbound.text,
                 &self.skills.lock().expect("skills lock"),
@@ -821,11 +869,18 @@ impl BotRun {
             if let Some(text) = expanded {
                 inbound.text = text;
             }
-            if let Err(e) = self.inner.engine.submit(inbound).await {
+            inbounds.push(inbound);
+            acks.push(delivery.ack);
+        }
+        if inbounds.is_empty() {
+            return;
+        }
+        for (result, ack) in self.inner.engine.submit_all(inbounds).await.into_iter().zip(acks) {
+            if let Err(e) = result {
                 tracing::warn!(bot = %self.config.name, error = %e, "the agent did not take a message");
             }
+            ack.done();
         }
-        delivery.ack.done();
     }
 
     fn allowed(&self, inbound: &Inbound) -> bool {

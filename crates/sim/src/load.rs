@@ -207,6 +207,10 @@ pub struct Report {
     pub injected: u64,
     /// Injected messages per second actually achieved by the generator.
     pub injected_per_sec: f64,
+    /// Seconds from the first injection until the daemon had taken every
+    /// message (each stored in its database, the point from which it is
+    /// answered even after a crash); `None` if it had not by the end.
+    pub taken_secs: Option<f64>,
     /// Messages answered (at least once).
     pub answered: u64,
     /// Answered messages per second, from the first injection to the last reply.
@@ -263,6 +267,17 @@ impl Report {
             "  injected            {} ({:.1}/s achieved)\n",
             self.injected, self.injected_per_sec
         );
+        match self.taken_secs {
+            Some(secs) if secs > 0.0 => {
+                t += &format!(
+                    "  taken (stored)      {} in {:.2} s ({:.1}/s)\n",
+                    self.injected,
+                    secs,
+                    self.injected as f64 / secs
+                )
+            }
+            _ => t += "  taken (stored)      not all by the end\n",
+        }
         t += &format!(
             "  answered            {} ({:.1}/s), replies {}, tail {:.1} ms\n",
             self.answered, self.answered_per_sec, self.replies, self.tail_ms
@@ -488,7 +503,8 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report, LoadError> {
     let pid = child.id().unwrap_or_default();
     let mut daemon = Daemon { child, pid, output };
 
-    let result = measure(cfg, &qq, &model, &mut daemon, spawned).await;
+    let store = home.join("data").join("pincer.sqlite3");
+    let result = measure(cfg, &qq, &model, &mut daemon, spawned, store).await;
     daemon.stop().await;
     qq.shutdown();
     model.shutdown();
@@ -505,6 +521,7 @@ async fn measure(
     model: &ProviderSim,
     daemon: &mut Daemon,
     spawned: Instant,
+    store: PathBuf,
 ) -> Result<Report, LoadError> {
     let pid = daemon.pid;
     let apps: Vec<String> = (0..cfg.bots).map(app_id).collect();
@@ -556,6 +573,7 @@ async fn measure(
         })
     };
     let total = (cfg.rate * cfg.duration).round() as usize;
+    let intake = watch_intake(store, total as i64, sampling.clone());
     let pairs = cfg.bots * cfg.groups;
     let mut injected_at: Vec<Instant> = Vec::with_capacity(total);
     let mut msg_ids: HashMap<String, usize> = HashMap::with_capacity(total);
@@ -616,6 +634,7 @@ async fn measure(
     let cpu_load_end = cpu(proc_cpu_ticks(pid));
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
+    let all_taken = intake.join().ok().flatten();
     let rss_peak = peaks.rss.load(Ordering::Relaxed).max(rss_idle);
     let threads_peak = peaks.threads.load(Ordering::Relaxed).max(threads_idle);
 
@@ -662,6 +681,7 @@ async fn measure(
         connect_secs,
         injected: total as u64,
         injected_per_sec: if inject_secs > 0.0 { total as f64 / inject_secs } else { 0.0 },
+        taken_secs: all_taken.map(|t| t.saturating_duration_since(start).as_secs_f64()),
         answered: answered as u64,
         answered_per_sec: if load_secs > 0.0 { answered as f64 / load_secs } else { 0.0 },
         replies: replies_total as u64,
@@ -681,6 +701,31 @@ async fn measure(
             load_cores: if load_secs > 0.0 { cpu_load / load_secs } else { 0.0 },
         },
         home: None,
+    })
+}
+
+/// Watches the daemon's store, read-only, until it holds `total` inbound
+/// messages (the table's largest rowid: the home is fresh and nothing is
+/// deleted during a run) or `running` is cleared; returns when that was.
+fn watch_intake(
+    store: PathBuf,
+    total: i64,
+    running: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Option<Instant>> {
+    std::thread::spawn(move || {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&store, flags).ok()?;
+        let _ = conn.busy_timeout(Duration::from_secs(1));
+        while running.load(Ordering::Relaxed) {
+            let taken: Option<i64> =
+                conn.query_row("SELECT max(rowid) FROM inbound", [], |r| r.get(0)).ok().flatten();
+            if total > 0 && taken.unwrap_or(0) >= total {
+                return Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     })
 }
 

@@ -122,6 +122,9 @@ pub struct RecordingSink {
     pub delivered: Mutex<Vec<OutboundReply>>,
     pub hang: std::sync::atomic::AtomicBool,
     pub fail_transient: AtomicUsize,
+    /// Deliveries that fail as [`DeliveryError::Storage`] (a full disk under
+    /// the connector's ledger) before one succeeds.
+    pub fail_storage: AtomicUsize,
 }
 
 impl RecordingSink {
@@ -160,6 +163,16 @@ impl ReplySink for RecordingSink {
             .is_ok()
         {
             return Err(DeliveryError::Transient("simulated network error".into()));
+        }
+        if self
+            .fail_storage
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(DeliveryError::Storage {
+                en: "cannot record the reply (simulated full disk)".into(),
+                zh: "无法记录回复（模拟磁盘已满）".into(),
+            });
         }
         let mut d = self.delivered.lock().unwrap();
         d.push(reply.clone());

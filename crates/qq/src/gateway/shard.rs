@@ -116,6 +116,8 @@ impl Shard {
             recent_ids: RecentIds::default(),
             failures: 0,
             quick_disconnects: 0,
+            up_since: None,
+            token_refreshed: false,
         };
         let task = tokio::spawn(runner.run());
         Shard { events, health, handle: ShardHandle { cancel, consumed }, task }
@@ -227,7 +229,14 @@ struct Runner {
     pending: VecDeque<Queued>,
     recent_ids: RecentIds,
     failures: u32,
+    /// Connections in a row that ended quickly (see [`Runner::after`]).
     quick_disconnects: u32,
+    /// When the current stretch of service began, carried over a
+    /// reconnect the server asked for: the next connection continues it.
+    up_since: Option<Instant>,
+    /// A close asked for a fresh token (4004) and no session has been ready
+    /// since: another such close means the new token did not help.
+    token_refreshed: bool,
 }
 
 impl Runner {
@@ -299,6 +308,9 @@ impl Runner {
 
     async fn connect_once(&mut self) -> Next {
         self.set_state(ShardState::Connecting);
+        // Only a connection that gets as far as a session continues the
+        // stretch; an early failure below ends it.
+        let up_since = self.up_since.take();
         if self.session.is_none() {
             // Wait for an identify slot before opening the socket: an open
             // socket must heartbeat, and the wait can be seconds.
@@ -396,7 +408,7 @@ impl Runner {
             let close = CloseFrame { code: WsCloseCode::Library(4000), reason: "".into() };
             let _ = timeout(Duration::from_secs(1), sink.send(Message::Close(Some(close)))).await;
         }
-        self.after(end, Some(&token), connected_at, ready)
+        self.after(end, Some(&token), up_since.unwrap_or(connected_at), ready)
     }
 
     async fn wait_hello(&mut self, stream: &mut SocketStream) -> Result<Duration, End> {
@@ -604,6 +616,7 @@ impl Runner {
         if became_ready {
             *ready = true;
             self.failures = 0;
+            self.token_refreshed = false;
         }
         self.health.send_modify(|h| {
             h.events_received += 1;
@@ -629,16 +642,46 @@ impl Runner {
         }
     }
 
-    /// Decides what follows the end of a connection.
+    /// Decides what follows the end of a connection that was up since
+    /// `up_since` (its own start, or that of the connection before it when
+    /// it followed a reconnect the server asked for).
+    ///
+    /// The quick-disconnect guard (OpenClaw's: a pause after 3 connections
+    /// in a row that lasted < 5 s, spec §3.6) is for a connection that keeps
+    /// failing, which a growing backoff alone does not catch: each READY
+    /// resets the backoff. A reconnect the server asks for on a working
+    /// session (op 7, or close 4009, its routine rotation: "resume", spec
+    /// §3.3/§3.4) says nothing about our connection, however soon it comes:
+    /// it neither counts nor resets the count, and the time in service goes
+    /// on across it. Counting it would let a server that rotates often (or
+    /// a few of those between real drops) pause a healthy bot for a minute;
+    /// resetting on it would let a rotation hide a flapping connection. A
+    /// 4009 before the session is ready still counts: resuming is what fails.
+    /// The first 4004 (the token expired) is routine too: a fresh token
+    /// cures it, so it neither counts nor backs off (it identifies, as
+    /// always after 4004); a second one before a session is ready again (the
+    /// fresh token refused as well) counts and backs off.
     fn after(
         &mut self,
         end: End,
         token: Option<&AccessToken>,
-        connected_at: Instant,
+        up_since: Instant,
         was_ready: bool,
     ) -> Next {
-        let lived = Instant::now().duration_since(connected_at);
-        if was_ready && lived >= self.config.quick_disconnect {
+        let routine = match &end {
+            End::Reconnect => was_ready,
+            End::ServerClose(raw, _) => match CloseCode::from_u16(*raw) {
+                CloseCode::SessionTimedOut => was_ready,
+                code => {
+                    code.action() == CloseAction::RefreshTokenThenIdentify && !self.token_refreshed
+                }
+            },
+            _ => false,
+        };
+        let lived = Instant::now().duration_since(up_since);
+        if routine {
+            self.up_since = Some(up_since);
+        } else if was_ready && lived >= self.config.quick_disconnect {
             self.failures = 0;
             self.quick_disconnects = 0;
         } else if !matches!(end, End::Cancelled | End::ConsumerGone) {
@@ -690,8 +733,21 @@ impl Runner {
                         if let Some(token) = token {
                             self.tokens.invalidate(token);
                         }
+                        self.token_refreshed = true;
+                        // Identify with the fresh token, as the spec says
+                        // (§3.4: "refresh the token, then Identify"), even
+                        // though that drops what the server held for the
+                        // session: whether a Resume would be accepted after
+                        // 4004 is not known.
                         self.session = None;
-                        self.failure_delay()
+                        if routine {
+                            // An expired token is cured by the fresh one at
+                            // once: no wait, no step up the backoff.
+                            Duration::ZERO
+                        } else {
+                            // The fresh token was refused too: back off.
+                            self.failure_delay()
+                        }
                     }
                     CloseAction::Fatal => {
                         return Next::Fatal(FatalReason {
