@@ -331,16 +331,25 @@ struct Job {
     kind: JobKind,
 }
 
+/// What a conversation's worker is handed.
+#[derive(Debug)]
+enum Work {
+    Job(Job),
+    /// Wakes a worker idling on an empty queue to look at
+    /// [`WorkerHandle::waiting_in_store`].
+    ReadBack,
+}
+
 /// A conversation's worker, as [`Engine::enqueue`] sees it.
 struct WorkerHandle {
     id: u64,
-    tx: mpsc::Sender<Job>,
-    /// Set when a message to answer found the queue full and was left in
-    /// the store (state `new`, where `submit` put it first) instead: the
-    /// worker reads those back, oldest first, once its queue is empty.
-    /// Shared so that the worker still sees it after a shutdown dropped the
-    /// handle.
-    spilled: Arc<AtomicBool>,
+    tx: mpsc::Sender<Work>,
+    /// Set when messages to answer wait in the store (state `new`, where
+    /// `submit` put them first) rather than in the queue: one found the queue
+    /// full, or an earlier process left them. The worker reads them back,
+    /// oldest first, once its queue is empty. Shared so that the worker
+    /// still sees it after a shutdown dropped the handle.
+    waiting_in_store: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -574,28 +583,22 @@ impl Engine {
         Some(s)
     }
 
-    /// Recovers after a restart: delivers outbox entries left pending, then
-    /// re-queues messages of registered bots that were accepted but never
-    /// answered. Call once, after registering the bots and before
+    /// Recovers after a restart: [`resume_bot`](Self::resume_bot) for every
+    /// registered bot. Call once, after registering the bots and before
     /// submitting.
     pub async fn start(&self) -> Result<(), EngineError> {
-        let pending = self.inner.store.pending_replies(None).await?;
-        if !pending.is_empty() {
-            tracing::info!(count = pending.len(), "delivering replies left pending");
-        }
-        self.deliver_all(pending).await;
         let ids: Vec<String> =
             self.inner.bots.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
         for id in ids {
-            for inbound in self.inner.store.unanswered(&id).await? {
-                self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
-            }
+            self.resume_bot(&id).await?;
         }
         Ok(())
     }
 
     /// Picks up where an earlier process left `bot`: delivers its replies left
-    /// pending and queues its messages accepted but never answered. Call it
+    /// pending and has its messages accepted but never answered read back
+    /// from the store by their conversations' workers, which answer each
+    /// once even if it also arrives again meanwhile. Call it
     /// once per process, after the bot is registered and its connection can
     /// deliver (unlike [`start`](Self::start), which does this for every
     /// registered bot at once). While the store cannot be read or written
@@ -608,10 +611,52 @@ impl Engine {
             tracing::info!(bot, count = pending.len(), "delivering replies left pending");
         }
         self.deliver_all(pending).await;
-        for inbound in self.persist(bot, || store.unanswered(bot)).await? {
-            self.enqueue(Job { inbound, kind: JobKind::Answer }).await?;
+        for key in self.persist(bot, || store.waiting_conversations(bot)).await? {
+            self.read_back(key)?;
         }
         Ok(())
+    }
+
+    /// Has `key`'s worker (started if needed) answer the conversation's
+    /// messages waiting in the store, once its queue is empty.
+    fn read_back(&self, key: ConversationKey) -> Result<(), EngineError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        let mut workers = lock(&self.inner.workers);
+        match workers.get(&key) {
+            // Set under the workers lock, where an idle worker decides to
+            // exit: it sees the flag and stays.
+            Some(w) if !w.tx.is_closed() => {
+                w.waiting_in_store.store(true, Ordering::SeqCst);
+                // A full queue needs no wake-up: the worker looks at the
+                // flag once it has emptied it.
+                let _ = w.tx.try_send(Work::ReadBack);
+            }
+            _ => {
+                self.spawn_worker(&mut workers, key, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts `key`'s worker and registers it; `waiting` when messages of
+    /// the conversation already wait in the store.
+    fn spawn_worker(
+        &self,
+        workers: &mut HashMap<ConversationKey, WorkerHandle>,
+        key: ConversationKey,
+        waiting: bool,
+    ) -> mpsc::Sender<Work> {
+        let (tx, rx) = mpsc::channel(self.inner.config.queue_capacity.max(1));
+        let id = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let waiting_in_store = Arc::new(AtomicBool::new(waiting));
+        let handle =
+            WorkerHandle { id, tx: tx.clone(), waiting_in_store: waiting_in_store.clone() };
+        workers.insert(key.clone(), handle);
+        let engine = self.clone();
+        self.inner.tracker.spawn(async move { engine.worker(key, id, rx, waiting_in_store).await });
+        tx
     }
 
     /// Takes one inbound message. Returns once it is recorded and queued
@@ -711,8 +756,11 @@ impl Engine {
         results.into_iter().flatten().collect()
     }
 
-    async fn enqueue(&self, mut job: Job) -> Result<(), EngineError> {
+    async fn enqueue(&self, job: Job) -> Result<(), EngineError> {
         let key = job.inbound.key();
+        // A refusal is not in the store as `new`: it must go through the queue.
+        let may_wait_in_store = matches!(job.kind, JobKind::Answer);
+        let mut work = Work::Job(job);
         loop {
             if self.inner.closed.load(Ordering::SeqCst) {
                 return Err(EngineError::ShuttingDown);
@@ -721,45 +769,32 @@ impl Engine {
                 let mut workers = lock(&self.inner.workers);
                 match workers.get(&key) {
                     Some(w) if !w.tx.is_closed() => {
-                        if !matches!(job.kind, JobKind::Answer) {
-                            // A refusal is not in the store as `new`: it
-                            // must go through the queue.
+                        if !may_wait_in_store {
                             w.tx.clone()
-                        } else if w.spilled.load(Ordering::SeqCst) {
+                        } else if w.waiting_in_store.load(Ordering::SeqCst) {
                             // Later than what waits in the store: wait there too.
                             return Ok(());
                         } else {
-                            match w.tx.try_send(job) {
+                            match w.tx.try_send(work) {
                                 Ok(()) => return Ok(()),
                                 Err(mpsc::error::TrySendError::Full(_)) => {
-                                    w.spilled.store(true, Ordering::SeqCst);
+                                    w.waiting_in_store.store(true, Ordering::SeqCst);
                                     return Ok(());
                                 }
-                                Err(mpsc::error::TrySendError::Closed(j)) => {
-                                    job = j;
+                                Err(mpsc::error::TrySendError::Closed(w)) => {
+                                    work = w;
                                     continue;
                                 }
                             }
                         }
                     }
-                    _ => {
-                        let (tx, rx) = mpsc::channel(self.inner.config.queue_capacity.max(1));
-                        let id = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-                        let spilled = Arc::new(AtomicBool::new(false));
-                        let handle = WorkerHandle { id, tx: tx.clone(), spilled: spilled.clone() };
-                        workers.insert(key.clone(), handle);
-                        let engine = self.clone();
-                        let k = key.clone();
-                        self.inner
-                            .tracker
-                            .spawn(async move { engine.worker(k, id, rx, spilled).await });
-                        tx
-                    }
+                    _ => self.spawn_worker(&mut workers, key.clone(), false),
                 }
             };
-            match tx.send(job).await {
+            match tx.send(work).await {
                 Ok(()) => return Ok(()),
-                Err(mpsc::error::SendError(j)) => job = j, // the worker exited; start another
+                // The worker exited; start another.
+                Err(mpsc::error::SendError(w)) => work = w,
             }
         }
     }
@@ -768,8 +803,8 @@ impl Engine {
         self,
         key: ConversationKey,
         id: u64,
-        mut rx: mpsc::Receiver<Job>,
-        spilled: Arc<AtomicBool>,
+        mut rx: mpsc::Receiver<Work>,
+        waiting_in_store: Arc<AtomicBool>,
     ) {
         let idle = self.inner.config.idle_worker_timeout;
         // This conversation's recent turns; dies with the worker.
@@ -780,7 +815,7 @@ impl Engine {
         let mut done: HashSet<String> = HashSet::new();
         loop {
             if rx.is_empty() {
-                if spilled.swap(false, Ordering::SeqCst) {
+                if waiting_in_store.swap(false, Ordering::SeqCst) {
                     if !self.answer_waiting(&key, &mut done, &mut history).await {
                         return;
                     }
@@ -793,7 +828,9 @@ impl Engine {
                 r = tokio::time::timeout(idle, rx.recv()) => r,
             };
             match next {
-                Ok(Some(job)) => {
+                // The loop's head reads back.
+                Ok(Some(Work::ReadBack)) => {}
+                Ok(Some(Work::Job(job))) => {
                     if done.remove(&job.inbound.message_id) {
                         continue;
                     }
@@ -804,7 +841,7 @@ impl Engine {
                 Ok(None) => {
                     // Every sender dropped (shutdown): answer what still
                     // waits in the store too, as the queue was.
-                    if spilled.swap(false, Ordering::SeqCst) {
+                    if waiting_in_store.swap(false, Ordering::SeqCst) {
                         self.answer_waiting(&key, &mut done, &mut history).await;
                     }
                     return;
@@ -813,7 +850,9 @@ impl Engine {
                     // Idle: exit only if nobody can still send to us.
                     let mut workers = lock(&self.inner.workers);
                     let unused = workers.get(&key).is_some_and(|w| {
-                        w.id == id && w.tx.strong_count() == 1 && !w.spilled.load(Ordering::SeqCst)
+                        w.id == id
+                            && w.tx.strong_count() == 1
+                            && !w.waiting_in_store.load(Ordering::SeqCst)
                     });
                     if unused && rx.is_empty() {
                         workers.remove(&key);

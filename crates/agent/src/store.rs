@@ -736,6 +736,33 @@ impl Store {
         .await
     }
 
+    /// The conversations of `bot` with messages accepted and not answered
+    /// yet (state `new`), the one waiting longest first. A restarted engine
+    /// has each of them read back ([`waiting_in`](Self::waiting_in)).
+    pub async fn waiting_conversations(
+        &self,
+        bot: &str,
+    ) -> Result<Vec<crate::scene::ConversationKey>, StoreError> {
+        let bot = bot.to_owned();
+        self.run(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT conversation FROM inbound
+                 WHERE bot = ?1 AND state = 'new' AND scene IS NOT NULL
+                 GROUP BY conversation ORDER BY min(rowid)",
+            )?;
+            let rows = st.query_map(params![bot], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for conversation in rows {
+                out.push(crate::scene::ConversationKey {
+                    bot: bot.clone(),
+                    conversation: conversation?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// Up to `limit` messages of one conversation that were accepted and not
     /// answered yet (state `new`), oldest first, after the row `after` (0
     /// for the start). Each comes with its row number, the cursor for the

@@ -880,22 +880,50 @@ async fn retention_is_seen_by_the_next_message() {
 }
 
 #[tokio::test]
-async fn a_message_answered_twice_after_a_restart_adds_its_turns_once() {
+async fn after_a_restart_a_new_message_is_answered_after_those_left_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // An earlier process took three messages from u1 and answered none.
+        let model = MockModel::new();
+        *model.delay.lock().unwrap() = Some(Duration::from_secs(30));
+        let sink = RecordingSink::new();
+        let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
+        for i in 0..3 {
+            e.submit(c2c("b1", &format!("old{i}"), "u1", &format!("旧{i}"))).await.unwrap();
+        }
+        assert!(wait_until(WAIT, || model.calls() == 1).await);
+        e.cancel().await;
+    }
+    let model = MockModel::new();
+    *model.delay.lock().unwrap() = Some(Duration::from_millis(100));
+    let sink = RecordingSink::new();
+    let e = engine(&dir, &sink, vec![bot("b1", &model)]).await;
+    assert_eq!(e.submit(c2c("b1", "new", "u1", "新")).await.unwrap(), Submitted::Queued);
+    assert!(wait_until(WAIT, || sink.count() == 4).await, "{:?}", sink.texts());
+    e.shutdown().await;
+    assert_eq!(sink.texts(), ["echo: 旧0", "echo: 旧1", "echo: 旧2", "echo: 新"]);
+    assert_eq!(model.calls(), 4);
+}
+
+#[tokio::test]
+async fn a_message_left_by_a_crash_is_answered_once_however_often_it_is_resumed() {
     let dir = tempfile::tempdir().unwrap();
     crash_while_answering(&dir).await;
 
     let model2 = MockModel::new();
     *model2.delay.lock().unwrap() = Some(Duration::from_millis(300));
     let sink2 = RecordingSink::new();
-    let e2 = engine(&dir, &sink2, vec![bot("b1", &model2)]).await; // queues m1
-    e2.resume_bot("b1").await.unwrap(); // queues m1 again while it is being answered
-    assert!(wait_until(WAIT, || model2.calls() == 2).await, "m1 was queued twice");
+    let e2 = engine(&dir, &sink2, vec![bot("b1", &model2)]).await; // reads m1 back
+    assert!(wait_until(WAIT, || model2.calls() == 1).await);
+    // While m1 is being answered: resumed again, and the platform sends it
+    // again (its event replayed), and a new message comes.
+    e2.resume_bot("b1").await.unwrap();
+    assert_eq!(e2.submit(c2c("b1", "m1", "u1", "慢问题")).await.unwrap(), Submitted::Duplicate);
     *model2.delay.lock().unwrap() = None;
-    // The second answer of m1 is not stored (already answered) nor sent.
     exchange(&e2, &sink2, c2c("b1", "m2", "u1", "再问"), 2).await;
     e2.shutdown().await;
     assert_eq!(sink2.texts(), ["echo: 慢问题", "echo: 再问"]);
     let reqs = model2.requests();
-    assert_eq!(reqs.len(), 3);
-    assert_eq!(transcript(&reqs[2]), expected(&[("慢问题", "echo: 慢问题")], "再问"));
+    assert_eq!(reqs.len(), 2, "the model was asked about m1 again");
+    assert_eq!(transcript(&reqs[1]), expected(&[("慢问题", "echo: 慢问题")], "再问"));
 }

@@ -3,7 +3,7 @@
 //! the simulators while, over and over: op 7 + 4009 rotations, 4009 closes,
 //! socket drops, lost heartbeat ACKs (a zombie connection), token expiry,
 //! model-provider 429 and 500 storms, and kill -9 + restart of the daemon
-//! mid-conversation. Once, half-way, the data folder's disk (an 8 MB tmpfs,
+//! mid-conversation. Once, half-way, the data folder's disk (a 32 MB tmpfs,
 //! when mounting is permitted) fills up: Pincer must say so (log, status,
 //! events; English and Chinese) and hold on to what it took, and once space
 //! is freed answer everything. At the end every inbound message has exactly
@@ -168,7 +168,7 @@ async fn long_chaos_every_message_is_answered_exactly_once() {
     env.envs.push(("PINCER_WATCHDOG_INTERVAL_MS".into(), "500".into()));
     env.envs.push(("PINCER_WATCHDOG_MIN_FREE_MB".into(), "1".into()));
     let data_dir = env.home.path().join("data");
-    let tmpfs = match Tmpfs::mount(&data_dir, "8m") {
+    let tmpfs = match Tmpfs::mount(&data_dir, "32m") {
         Ok(m) => Some(m),
         Err(e) => {
             println!("full-disk part skipped: cannot mount a tmpfs on the data folder ({e})");

@@ -10,12 +10,11 @@ use std::time::Duration;
 use pincer_qq::model::Intents;
 use pincer_sim::provider::ProviderSim;
 use pincer_sim::qq::{QqSim, QqSimConfig, SimApp};
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 mod common;
 
-use common::{bot, grep_tree, stop};
+use common::{bot, feed_stdin, grep_tree, stop};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pincer");
 const APP: &str = "4100001";
@@ -47,9 +46,7 @@ impl Env {
     /// Runs a command to completion with `stdin`; returns (success, stdout, stderr).
     async fn run(&mut self, args: &[&str], stdin: &str) -> (bool, String, String) {
         let mut child = self.cmd(args).spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).await.unwrap();
-        drop(input);
+        feed_stdin(&mut child, stdin).await;
         let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
             .await
             .expect("the command finishes")
@@ -401,7 +398,7 @@ async fn without_a_keyring_or_a_writable_home_the_error_says_what_to_do() {
         .spawn()
         .unwrap();
     let mut out = out;
-    out.stdin.take().unwrap().write_all(b"nine-secret").await.unwrap();
+    feed_stdin(&mut out, "nine-secret").await;
     let out = out.wait_with_output().await.unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -517,10 +517,10 @@ impl ReplyLedger {
             return Ok((slot, true));
         }
         let (slot, change) = self.reserve(scene, anchor, Some(key))?;
-        if let Err(detail) = self.persist(change).await {
+        if let Err(e) = self.persist(change).await {
             self.unreserve(anchor, key);
             let path = self.path.clone().unwrap_or_default();
-            return Err(SlotError::NotRecorded { path, detail });
+            return Err(SlotError::NotRecorded { path, detail: e.to_string() });
         }
         Ok((slot, false))
     }
@@ -592,7 +592,7 @@ impl ReplyLedger {
     /// journal has grown to several lines per live entry, replaces it with a
     /// snapshot. Failures are logged and returned; the ledger keeps working
     /// in memory, and the next write is a whole snapshot.
-    async fn persist(&self, change: u64) -> Result<(), String> {
+    async fn persist(&self, change: u64) -> std::io::Result<()> {
         let Some(path) = &self.path else { return Ok(()) };
         let mut journal = self.journal.lock().await;
         if journal.written >= change {
@@ -634,12 +634,12 @@ impl ReplyLedger {
             Ok(Err(e)) => {
                 journal.stale = true;
                 tracing::warn!(path = %path.display(), error = %e, "cannot persist the reply ledger");
-                Err(e.to_string())
+                Err(e)
             }
             Err(e) => {
                 journal.stale = true;
                 tracing::warn!(error = %e, "reply ledger write task failed");
-                Err(e.to_string())
+                Err(std::io::Error::other(e))
             }
         }
     }

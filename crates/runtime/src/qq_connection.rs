@@ -32,6 +32,10 @@ const SESSION_SAVE_EVERY: Duration = Duration::from_secs(1);
 /// How often the saver looks for changes (in memory; cheap).
 const SESSION_CHECK_EVERY: Duration = Duration::from_millis(50);
 
+/// Bytes a saved session is padded to, so that the next save can overwrite
+/// the file in place when the disk is full (see [`save_session`]).
+const SESSION_FILE_LEN: usize = 512;
+
 /// Why a bot could not connect. Each says what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -135,12 +139,38 @@ fn load_session(dir: &Path, shard: u32) -> Option<Session> {
     (age <= SESSION_MAX_AGE.as_secs()).then_some(saved.session)
 }
 
+/// Saves `session` for the next start. Normally a new file renamed over the
+/// old one (whole even across a power cut). On a full disk, where a new file
+/// cannot be written, the old file is overwritten in place, which needs no
+/// new space: a session that is not saved is worse than one that a power
+/// cut might tear, because on a full disk the runtime stops taking events
+/// and QQ buffers them for this very session; a restart that resumed an
+/// older one would never see them. (A torn file does not parse: the next
+/// start identifies afresh, as with no file.)
 fn save_session(dir: &Path, shard: u32, session: &Session) -> std::io::Result<()> {
     let saved = SavedSession { session: session.clone(), saved_at_unix: unix_now() };
+    let mut bytes = serde_json::to_vec(&saved).expect("serialises");
+    if bytes.len() < SESSION_FILE_LEN {
+        bytes.resize(SESSION_FILE_LEN, b' ');
+    }
     let path = session_path(dir, shard);
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&saved).expect("serialises"))?;
-    std::fs::rename(tmp, path)
+    let replaced = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path));
+    match replaced {
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            let _ = std::fs::remove_file(&tmp);
+            overwrite_in_place(&path, &bytes).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+fn overwrite_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(bytes)?;
+    // Cuts an older, longer content's tail (shrinking never needs space).
+    file.set_len(bytes.len() as u64)
 }
 
 /// One dispatch for the runtime to handle. The shard it came from fetches
@@ -295,6 +325,8 @@ impl QqConnection {
 async fn save_sessions(dir: PathBuf, shards: Vec<ShardHandle>) {
     let mut last: Vec<Option<Session>> = vec![None; shards.len()];
     let mut saved_at: Vec<Option<tokio::time::Instant>> = vec![None; shards.len()];
+    // Since when saving fails: retried once a second, reported once.
+    let mut failing: Vec<bool> = vec![false; shards.len()];
     let mut tick = tokio::time::interval(SESSION_CHECK_EVERY);
     loop {
         tick.tick().await;
@@ -305,7 +337,7 @@ async fn save_sessions(dir: PathBuf, shards: Vec<ShardHandle>) {
             }
             let new_session = last[id].as_ref().map(|l| &l.id) != Some(&current.id);
             let due = saved_at[id].is_none_or(|t| t.elapsed() >= SESSION_SAVE_EVERY);
-            if !new_session && !due {
+            if !due && (failing[id] || !new_session) {
                 continue;
             }
             let (dir, session) = (dir.clone(), current.clone());
@@ -314,11 +346,72 @@ async fn save_sessions(dir: PathBuf, shards: Vec<ShardHandle>) {
                     .await
                     .map_err(std::io::Error::other)
                     .and_then(|r| r);
-            if let Err(e) = saved {
-                tracing::warn!(error = %e, "cannot save the gateway session");
-            }
-            last[id] = Some(current);
             saved_at[id] = Some(tokio::time::Instant::now());
+            match saved {
+                Err(e) => {
+                    if !failing[id] {
+                        tracing::warn!(error = %e, "cannot save the gateway session; retrying");
+                    }
+                    failing[id] = true;
+                }
+                Ok(()) => {
+                    if failing[id] {
+                        tracing::info!("the gateway session is saved again");
+                    }
+                    failing[id] = false;
+                    last[id] = Some(current);
+                }
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unmounts on drop.
+    struct Mounted(PathBuf);
+
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+
+    /// Fills the disk holding `path` to the last byte.
+    fn fill(path: &Path) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(path).unwrap();
+        while f.write_all(&[0u8; 64 * 1024]).is_ok() {}
+        while f.write_all(&[0u8; 512]).is_ok() {}
+    }
+
+    #[test]
+    fn a_new_session_is_saved_on_a_full_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .output();
+        if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+            println!("skipped: cannot mount a tmpfs here (needs root): {mounted:?}");
+            return;
+        }
+        let _mounted = Mounted(dir.path().to_owned());
+        let old = Session { id: "session-before".into(), sequence: 7 };
+        save_session(dir.path(), 0, &old).unwrap();
+        fill(&dir.path().join("filler"));
+        assert!(std::fs::write(dir.path().join("probe"), b"x").is_err(), "the disk is not full");
+
+        // A new session (identified after the disk filled up) replaces it.
+        let new = Session { id: "a-new-session-identified-on-the-full-disk".into(), sequence: 1 };
+        save_session(dir.path(), 0, &new).unwrap();
+        assert_eq!(load_session(dir.path(), 0), Some(new.clone()));
+        assert!(!session_path(dir.path(), 0).with_extension("json.tmp").exists());
+        // And a shorter one after it leaves nothing of the longer one.
+        let short = Session { id: "s".into(), sequence: 123_456_789 };
+        save_session(dir.path(), 0, &short).unwrap();
+        assert_eq!(load_session(dir.path(), 0), Some(short));
     }
 }

@@ -5,115 +5,20 @@
 //! a reload re-registers without reconnecting, reconnects when the
 //! platform settings change, and stops removed bots.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pincer_agent::engine::{Delivered, DeliveryError, ReplySink};
-use pincer_agent::{Inbound, OutboundReply, Scene};
-use pincer_runtime::channel::{
-    Ack, Channel, ChannelError, ChannelHealth, ChannelState, Connector, InboundDelivery,
-};
+use common::{bot, c2c, until, Fake};
+use pincer_runtime::channel::{Ack, InboundDelivery};
 use pincer_runtime::config::{BotConfig, Config, ProviderConfig, ProviderKind};
 use pincer_runtime::events::RuntimeEvent;
 use pincer_runtime::paths::PincerPaths;
-use pincer_runtime::secrets::{Secret, Secrets};
+use pincer_runtime::secrets::Secrets;
 use pincer_runtime::supervisor::Supervisor;
 use pincer_sim::provider::ProviderSim;
-use tokio::sync::{mpsc, oneshot, watch};
-
-#[derive(Default)]
-struct Fake {
-    connects: AtomicU32,
-    shutdowns: Arc<AtomicU32>,
-    inbox: Mutex<Option<mpsc::Sender<InboundDelivery>>>,
-    sent: Arc<Mutex<Vec<OutboundReply>>>,
-}
-
-struct FakeChannel {
-    health: watch::Receiver<ChannelHealth>,
-    _health_tx: watch::Sender<ChannelHealth>,
-    sink: Arc<FakeSink>,
-    shutdowns: Arc<AtomicU32>,
-}
-
-struct FakeSink(Arc<Mutex<Vec<OutboundReply>>>);
-
-#[async_trait::async_trait]
-impl ReplySink for FakeSink {
-    async fn deliver(&self, reply: &OutboundReply) -> Result<Delivered, DeliveryError> {
-        self.0.lock().unwrap().push(reply.clone());
-        Ok(Delivered::default())
-    }
-}
-
-#[async_trait::async_trait]
-impl Channel for FakeChannel {
-    fn platform(&self) -> &'static str {
-        "fake"
-    }
-    fn health(&self) -> watch::Receiver<ChannelHealth> {
-        self.health.clone()
-    }
-    fn sink(&self) -> Arc<dyn ReplySink> {
-        self.sink.clone()
-    }
-    async fn shutdown(self: Box<Self>) {
-        self.shutdowns.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-#[async_trait::async_trait]
-impl Connector for Fake {
-    async fn connect(
-        &self,
-        _bot: &BotConfig,
-        secret: Secret,
-    ) -> Result<(Box<dyn Channel>, mpsc::Receiver<InboundDelivery>), ChannelError> {
-        if secret.expose() != "fake-secret" {
-            return Err(ChannelError {
-                transient: false,
-                en: "wrong secret".into(),
-                zh: "密钥错误".into(),
-            });
-        }
-        self.connects.fetch_add(1, Ordering::SeqCst);
-        let (tx, rx) = mpsc::channel(8);
-        *self.inbox.lock().unwrap() = Some(tx);
-        let (health_tx, health) = watch::channel(ChannelHealth {
-            identifies: 1,
-            keepalive_rtts_ms: vec![12.0],
-            ..ChannelHealth::new(ChannelState::Ready)
-        });
-        let channel = FakeChannel {
-            health,
-            _health_tx: health_tx,
-            sink: Arc::new(FakeSink(self.sent.clone())),
-            shutdowns: self.shutdowns.clone(),
-        };
-        Ok((Box::new(channel), rx))
-    }
-}
-
-fn bot(app_id: &str) -> BotConfig {
-    let mut config: Config = Config::parse(
-        &format!("[[bot]]\nname = \"fake\"\napp_id = \"{app_id}\"\nprovider = \"sim\"\n"),
-        std::path::Path::new("c.toml"),
-    )
-    .unwrap()
-    .config;
-    config.bots.remove(0)
-}
-
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisor_drives_any_channel_and_reloads_live() {
@@ -132,8 +37,9 @@ async fn the_supervisor_drives_any_channel_and_reloads_live() {
         base_url: format!("{}/v1", model.base_url()),
         model: "sim-model".into(),
     });
-    config.bots.push(bot("A1"));
-    let fake = Arc::new(Fake::default());
+    config.bots.push(bot("fake", "A1"));
+    let fake = Fake::new(8);
+    let record = fake.record.clone();
     let supervisor = Supervisor::start_with(
         paths,
         config.clone(),
@@ -157,16 +63,11 @@ async fn the_supervisor_drives_any_channel_and_reloads_live() {
     // A message in, acked once stored; the reply out through the channel's sink.
     let inbox = fake.inbox.lock().unwrap().clone().unwrap();
     let (done, acked) = oneshot::channel();
-    let inbound = Inbound {
-        bot: "A1".into(),
-        message_id: "m1".into(),
-        scene: Scene::C2c { user: "U1".into() },
-        text: "你好".into(),
-    };
+    let inbound = c2c("A1", "m1", "你好");
     inbox.send(InboundDelivery { inbound, ack: Ack::new(done) }).await.unwrap();
     assert!(acked.await.unwrap(), "acked as handled");
-    until("the reply", || !fake.sent.lock().unwrap().is_empty()).await;
-    assert_eq!(fake.sent.lock().unwrap()[0].text, "echo: 你好");
+    until("the reply", || !record.sent.lock().unwrap().is_empty()).await;
+    assert_eq!(record.sent.lock().unwrap()[0].text, "echo: 你好");
     let mut seen = Vec::new();
     while seen.len() < 2 {
         match tokio::time::timeout(Duration::from_secs(10), events.recv()).await.unwrap().unwrap() {
@@ -183,15 +84,10 @@ async fn the_supervisor_drives_any_channel_and_reloads_live() {
     assert_eq!(report.updated, ["fake"]);
     assert_eq!(fake.connects.load(Ordering::SeqCst), 1);
     let (done, acked) = oneshot::channel();
-    let inbound = Inbound {
-        bot: "A1".into(),
-        message_id: "m2".into(),
-        scene: Scene::C2c { user: "U1".into() },
-        text: "again".into(),
-    };
+    let inbound = c2c("A1", "m2", "again");
     inbox.send(InboundDelivery { inbound, ack: Ack::new(done) }).await.unwrap();
     acked.await.unwrap();
-    until("the second reply", || fake.sent.lock().unwrap().len() == 2).await;
+    until("the second reply", || record.sent.lock().unwrap().len() == 2).await;
     assert_eq!(model.requests().last().unwrap().body["model"], "sim-reasoner");
 
     // Nothing changed: nothing happens.
@@ -199,18 +95,18 @@ async fn the_supervisor_drives_any_channel_and_reloads_live() {
     assert!(report.updated.is_empty() && report.restarted.is_empty(), "{report:?}");
 
     // New platform settings: a new connection.
-    config.bots[0] = BotConfig { model: Some("sim-reasoner".into()), ..bot("A2") };
+    config.bots[0] = BotConfig { model: Some("sim-reasoner".into()), ..bot("fake", "A2") };
     let report = supervisor.reload(config.clone()).await;
     assert_eq!(report.restarted, ["fake"]);
     until("reconnected", || fake.connects.load(Ordering::SeqCst) == 2).await;
-    assert_eq!(fake.shutdowns.load(Ordering::SeqCst), 1);
+    assert_eq!(record.shutdowns.load(Ordering::SeqCst), 1);
 
     // Removed: stopped.
     config.bots.clear();
     let report = supervisor.reload(config.clone()).await;
     assert_eq!(report.stopped, ["fake"]);
     assert!(supervisor.status().await.is_empty());
-    assert_eq!(fake.shutdowns.load(Ordering::SeqCst), 2);
+    assert_eq!(record.shutdowns.load(Ordering::SeqCst), 2);
     supervisor.shutdown().await;
 }
 

@@ -64,9 +64,7 @@ impl Env {
     /// Runs a command to completion with `stdin`; returns (success, stdout, stderr).
     pub async fn run(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
         let mut child = self.cmd(args).spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).await.unwrap();
-        drop(input);
+        feed_stdin(&mut child, stdin).await;
         let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
             .await
             .expect("the command finishes")
@@ -227,4 +225,14 @@ pub fn answer_counts(qq: &QqSim) -> std::collections::HashMap<String, usize> {
         }
     }
     answers
+}
+
+/// Writes `input` to the child's stdin and closes it. A command that fails on
+/// its arguments exits before reading stdin; the input it never read is then a
+/// broken pipe, which the test's assertions on the exit judge, not this write.
+pub async fn feed_stdin(child: &mut tokio::process::Child, input: &str) {
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    if let Err(e) = stdin.write_all(input.as_bytes()).await {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin: {e}");
+    }
 }
