@@ -53,6 +53,10 @@ async fn a_tiny_load_is_answered_exactly_once_and_measured() {
     assert!(report.threads_idle >= 1 && report.threads_peak >= report.threads_idle, "{table}");
     assert!(report.cpu_secs.load > 0.0 && report.cpu_secs.load_cores < 2.5, "{table}");
     assert!(report.connect_secs > 0.0 && report.connect_secs < 60.0, "{table}");
+    // The stall probe ran through the load (2 s of 10 ms sleeps at least).
+    let stalls = report.stalls;
+    assert!(stalls.probes > 50 && stalls.over_5ms <= stalls.over_1ms, "{table}");
+    assert!(stalls.worst_ms >= 0.0 && table.contains("machine stalls"), "{table}");
 
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["lost"], 0);

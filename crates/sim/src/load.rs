@@ -186,6 +186,68 @@ pub struct CpuSecs {
     pub load_cores: f64,
 }
 
+/// How late a thread of the load tool woke from 10 ms sleeps while messages
+/// were injected and answered: the machine's own scheduling delays (other
+/// processes, the hypervisor, and the daemon and both simulators sharing the
+/// cores). A message in flight during such a stall has it added to its
+/// overhead, so these say how much of the overhead's tail is the machine.
+/// (Sleeps of 10 ms, not 1: a thousand wake-ups a second would compete for
+/// the cores with what is measured.)
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Stalls {
+    /// Sleeps measured.
+    pub probes: u64,
+    /// Sleeps that woke more than 1 ms late.
+    pub over_1ms: u64,
+    /// Sleeps that woke more than 5 ms late.
+    pub over_5ms: u64,
+    /// The latest wake-up, in ms past the 10 ms asked for.
+    pub worst_ms: f64,
+}
+
+/// A thread that measures [`Stalls`] until [`finish`](Self::finish).
+struct StallProbe {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Stalls>>,
+}
+
+impl StallProbe {
+    fn start() -> StallProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("load-stall-probe".into())
+            .spawn(move || {
+                let mut stalls = Stalls::default();
+                let asked = std::time::Duration::from_millis(10);
+                while !stopped.load(Ordering::Relaxed) {
+                    let before = std::time::Instant::now();
+                    std::thread::sleep(asked);
+                    let late = before.elapsed().saturating_sub(asked).as_secs_f64() * 1000.0;
+                    stalls.probes += 1;
+                    stalls.over_1ms += u64::from(late > 1.0);
+                    stalls.over_5ms += u64::from(late > 5.0);
+                    stalls.worst_ms = stalls.worst_ms.max(late);
+                }
+                stalls
+            })
+            .ok();
+        StallProbe { stop, thread }
+    }
+
+    fn finish(mut self) -> Stalls {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for StallProbe {
+    /// A run that ends early (an error) stops its probe too.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// What a load run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -238,6 +300,8 @@ pub struct Report {
     pub threads_peak: u64,
     /// CPU time of the daemon.
     pub cpu_secs: CpuSecs,
+    /// The machine's own scheduling delays during the load.
+    pub stalls: Stalls,
     /// The temporary PINCER_HOME when it was kept.
     pub home: Option<PathBuf>,
 }
@@ -301,6 +365,10 @@ impl Report {
         t += &format!(
             "  CPU                 startup {:.2} s, idle {:.2} s, load {:.2} s ({:.2} cores)\n",
             self.cpu_secs.startup, self.cpu_secs.idle, self.cpu_secs.load, self.cpu_secs.load_cores
+        );
+        t += &format!(
+            "  machine stalls      10 ms sleeps woke > 1 ms late {}×, > 5 ms late {}×, worst {:.1} ms (of {})\n",
+            self.stalls.over_1ms, self.stalls.over_5ms, self.stalls.worst_ms, self.stalls.probes
         );
         t += &format!("  overhead basis      {}\n", self.overhead_basis);
         if let Some(home) = &self.home {
@@ -577,6 +645,7 @@ async fn measure(
     let pairs = cfg.bots * cfg.groups;
     let mut injected_at: Vec<Instant> = Vec::with_capacity(total);
     let mut msg_ids: HashMap<String, usize> = HashMap::with_capacity(total);
+    let probe = StallProbe::start();
     let start = Instant::now();
     if total == 0 {
         // Idle measurement: the daemon is just connected for `duration`.
@@ -632,6 +701,7 @@ async fn measure(
     let load_end = replies.iter().filter_map(|r| r.first().copied()).max().unwrap_or(last_inject);
     let load_end = load_end.max(last_inject);
     let cpu_load_end = cpu(proc_cpu_ticks(pid));
+    let stalls = probe.finish();
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let all_taken = intake.join().ok().flatten();
@@ -700,6 +770,7 @@ async fn measure(
             load: cpu_load,
             load_cores: if load_secs > 0.0 { cpu_load / load_secs } else { 0.0 },
         },
+        stalls,
         home: None,
     })
 }
