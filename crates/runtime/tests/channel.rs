@@ -10,33 +10,24 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{bot, c2c, until, Fake};
+use common::{bot, c2c, model_sim, sim_provider, until, Fake};
 use pincer_runtime::channel::{Ack, InboundDelivery};
-use pincer_runtime::config::{BotConfig, Config, ProviderConfig, ProviderKind};
+use pincer_runtime::config::{BotConfig, Config};
 use pincer_runtime::events::RuntimeEvent;
 use pincer_runtime::paths::PincerPaths;
 use pincer_runtime::secrets::Secrets;
 use pincer_runtime::supervisor::Supervisor;
-use pincer_sim::provider::ProviderSim;
 use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisor_drives_any_channel_and_reloads_live() {
     std::env::set_var("PINCER_SECRET_BOT_FAKE_APP_SECRET", "fake-secret");
-    std::env::set_var("PINCER_SECRET_PROVIDER_SIM_API_KEY", "sim-key");
-    let model = ProviderSim::start().await.unwrap();
-    model.set_api_key(Some("sim-key"));
+    let model = model_sim().await;
     let home = tempfile::tempdir().unwrap();
     let paths = PincerPaths::under(home.path());
     paths.create().unwrap();
     let mut config = Config::default();
-    config.providers.push(ProviderConfig {
-        id: "sim".into(),
-        kind: ProviderKind::OpenAi,
-        preset: None,
-        base_url: format!("{}/v1", model.base_url()),
-        model: "sim-model".into(),
-    });
+    config.providers.push(sim_provider(&model));
     config.bots.push(bot("fake", "A1"));
     let fake = Fake::new(8);
     let record = fake.record.clone();

@@ -10,14 +10,13 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{bot, c2c, until, Fake};
+use common::{bot, c2c, model_sim, sim_provider, until, Fake};
 use pincer_agent::store::Commit;
 use pincer_agent::Store;
-use pincer_runtime::config::{Config, ProviderConfig, ProviderKind};
+use pincer_runtime::config::Config;
 use pincer_runtime::paths::PincerPaths;
 use pincer_runtime::secrets::Secrets;
 use pincer_runtime::supervisor::Supervisor;
-use pincer_sim::provider::ProviderSim;
 
 /// The message the earlier process answered but could not deliver.
 const OLD: &str = "old-message";
@@ -25,9 +24,7 @@ const OLD: &str = "old-message";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_pending_reply_does_not_stop_new_messages() {
     std::env::set_var("PINCER_SECRET_BOT_RESUMER_APP_SECRET", "fake-secret");
-    std::env::set_var("PINCER_SECRET_PROVIDER_SIM_API_KEY", "sim-key");
-    let model = ProviderSim::start().await.unwrap();
-    model.set_api_key(Some("sim-key"));
+    let model = model_sim().await;
     let home = tempfile::tempdir().unwrap();
     let paths = PincerPaths::under(home.path());
     paths.create().unwrap();
@@ -44,13 +41,7 @@ async fn a_hanging_pending_reply_does_not_stop_new_messages() {
     }
 
     let mut config = Config::default();
-    config.providers.push(ProviderConfig {
-        id: "sim".into(),
-        kind: ProviderKind::OpenAi,
-        preset: None,
-        base_url: format!("{}/v1", model.base_url()),
-        model: "sim-model".into(),
-    });
+    config.providers.push(sim_provider(&model));
     config.bots.push(bot("resumer", "R1"));
     // A small buffer, as the QQ shard's is bounded: nobody reading it means
     // the platform's messages wait.

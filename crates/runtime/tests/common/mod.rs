@@ -14,8 +14,9 @@ use pincer_agent::{Inbound, OutboundReply, Scene};
 use pincer_runtime::channel::{
     Ack, Channel, ChannelError, ChannelHealth, ChannelState, Connector, InboundDelivery,
 };
-use pincer_runtime::config::{BotConfig, Config};
+use pincer_runtime::config::{BotConfig, Config, ProviderConfig, ProviderKind};
 use pincer_runtime::secrets::Secret;
+use pincer_sim::provider::ProviderSim;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// What the fake platform saw, kept apart from the connector so that it
@@ -200,4 +201,24 @@ pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// The provider simulator, started with the API key the tests' secrets hold
+/// (`PINCER_SECRET_PROVIDER_SIM_API_KEY`, set here too).
+pub async fn model_sim() -> ProviderSim {
+    std::env::set_var("PINCER_SECRET_PROVIDER_SIM_API_KEY", "sim-key");
+    let model = ProviderSim::start().await.unwrap();
+    model.set_api_key(Some("sim-key"));
+    model
+}
+
+/// Provider `sim`: `model` as an OpenAI-compatible endpoint.
+pub fn sim_provider(model: &ProviderSim) -> ProviderConfig {
+    ProviderConfig {
+        id: "sim".into(),
+        kind: ProviderKind::OpenAi,
+        preset: None,
+        base_url: format!("{}/v1", model.base_url()),
+        model: "sim-model".into(),
+    }
 }
