@@ -70,10 +70,13 @@ impl Fake {
         self.record.hang_on.lock().unwrap().push(message_id.into());
     }
 
-    /// Sends `inbound` as the platform would and waits (5 s at most) for its
-    /// ack, so a receive loop that stopped taking messages fails the test
-    /// instead of hanging it.
+    /// Sends `inbound` as the platform would, once the supervisor has
+    /// connected, and waits (5 s at most) for its ack, so a receive loop that
+    /// stopped taking messages fails the test instead of hanging it.
     pub async fn deliver(&self, inbound: Inbound) -> bool {
+        // Connecting runs beside the pick-up of earlier replies: a test that
+        // waited for one has not necessarily seen the other.
+        until("connected", || self.inbox.lock().unwrap().is_some()).await;
         let inbox = self.inbox.lock().unwrap().clone().expect("connected");
         let (done, acked) = oneshot::channel();
         let id = inbound.message_id.clone();
