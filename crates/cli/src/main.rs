@@ -66,13 +66,17 @@ enum Command {
     Events,
 }
 
+/// Tokio's multi-threaded runtime, one worker per core. One thread for every
+/// task (`current_thread`) used 20% less CPU per message on a quiet machine,
+/// but beside other busy programs it got a smaller share of the cores and
+/// the p99 of the latency it adds grew 2.5–18× (docs/BENCHMARKS.md, session 6).
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bot(cmd) => bot::run(cmd).await,
         Command::Provider(cmd) => provider::run(cmd).await,
-        Command::Skills(cmd) => skills::run(cmd),
+        Command::Skills(cmd) => skills::run(cmd).await,
         Command::Run { log_format } => daemon::run(log_format).await,
         Command::Status { json, watch: false } => daemon::status(json).await,
         Command::Status { json, watch: true } => match daemon::status(json).await {

@@ -104,23 +104,18 @@ fn lang() -> Lang {
     }
 }
 
-/// Runs on the current (multi-threaded) runtime from synchronous code.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
-}
-
-pub fn run(cmd: SkillsCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: SkillsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SkillsCommand::Check { path, json } => check(path, json),
         SkillsCommand::List { bot, json } => list(bot.as_deref(), json),
         SkillsCommand::Search { query, registry, json } => {
-            block_on(search(&query, registry.as_deref(), json))
+            search(&query, registry.as_deref(), json).await
         }
         SkillsCommand::Install { reference, yes, registry, json } => {
-            block_on(install(&reference, yes, registry.as_deref(), json))
+            install(&reference, yes, registry.as_deref(), json).await
         }
-        SkillsCommand::Enable { name, bot, yes } => toggle(&name, &bot, true, yes),
-        SkillsCommand::Disable { name, bot } => toggle(&name, &bot, false, false),
+        SkillsCommand::Enable { name, bot, yes } => toggle(&name, &bot, true, yes).await,
+        SkillsCommand::Disable { name, bot } => toggle(&name, &bot, false, false).await,
         SkillsCommand::SetKey { name, var } => set_key(&name, &var),
     }
 }
@@ -534,7 +529,7 @@ fn report_installed(i: &Installed, json: bool) {
     );
 }
 
-fn toggle(name: &str, bot: &str, on: bool, yes: bool) -> anyhow::Result<ExitCode> {
+async fn toggle(name: &str, bot: &str, on: bool, yes: bool) -> anyhow::Result<ExitCode> {
     let paths = paths()?;
     let mut config = load_config(&paths)?;
     bot_config(&config, bot)?;
@@ -567,7 +562,7 @@ fn toggle(name: &str, bot: &str, on: bool, yes: bool) -> anyhow::Result<ExitCode
     };
     println!("{msg}");
     if changed {
-        block_on(crate::daemon::notify_reload());
+        crate::daemon::notify_reload().await;
     }
     Ok(ExitCode::SUCCESS)
 }
