@@ -45,6 +45,14 @@ async fn a_tiny_load_is_answered_exactly_once_and_measured() {
     assert!(overhead.p50 > 0.0 && overhead.p50 <= overhead.p99, "{table}");
     assert!(overhead.p99 <= overhead.max && overhead.max < 10_000.0, "{table}");
     assert!(e2e.p50 >= model.p50 && e2e.p50 > overhead.p50, "{table}");
+    // One model call per message, so the two legs around the model add up
+    // to the overhead, message by message (and so in the mean).
+    let to_model = report.to_model_ms.expect("the leg to the model");
+    let from_model = report.from_model_ms.expect("the leg after the model");
+    assert!(to_model.p50 > 0.0 && from_model.p50 > 0.0, "{table}");
+    let legs = to_model.mean + from_model.mean;
+    assert!((legs - overhead.mean).abs() < 0.01, "{legs} vs {}\n{table}", overhead.mean);
+    assert!(table.contains("  to the model") && table.contains("model to reply"), "{table}");
 
     // A live daemon has memory, threads and used some CPU under load.
     let rss = report.rss_kib;

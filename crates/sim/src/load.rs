@@ -288,6 +288,14 @@ pub struct Report {
     pub tail_ms: f64,
     /// Runtime overhead per answered message (see the module docs).
     pub overhead_ms: Option<Percentiles>,
+    /// The overhead's first leg: injection until the simulated model started
+    /// on the message (the daemon reading, storing and queueing it, loading
+    /// the history and sending the model request).
+    pub to_model_ms: Option<Percentiles>,
+    /// The overhead's second leg: the model's last byte until the reply
+    /// reached the QQ simulator (reading the answer, committing it with its
+    /// outbox entry, the reply ledger, the REST send).
+    pub from_model_ms: Option<Percentiles>,
     /// Injection to reply, model time included.
     pub end_to_end_ms: Option<Percentiles>,
     /// Model time measured by the provider simulator per message.
@@ -350,6 +358,8 @@ impl Report {
         t += &format!("  duplicated          {}\n", self.duplicated);
         t += &format!("  {:<20}{:>9} {:>9} {:>9} {:>9}\n", "ms", "p50", "p99", "max", "mean");
         t += &format!("  {:<20}{}\n", "runtime overhead", ms(&self.overhead_ms));
+        t += &format!("  {:<20}{}\n", "  to the model", ms(&self.to_model_ms));
+        t += &format!("  {:<20}{}\n", "  model to reply", ms(&self.from_model_ms));
         t += &format!("  {:<20}{}\n", "end to end", ms(&self.end_to_end_ms));
         t += &format!("  {:<20}{}\n", "model (measured)", ms(&self.model_ms));
         t += &format!(
@@ -719,22 +729,35 @@ async fn measure(
     let (rss_after, _) = proc_status(pid).unwrap_or_default();
 
     // The model time per message, as the provider simulator measured it.
+    // With the first call's start and the last call's end, the overhead
+    // splits into the legs before and after the model.
     let mut model_time: Vec<Duration> = vec![Duration::ZERO; total];
+    let mut model_span: Vec<Option<(Instant, Instant)>> = vec![None; total];
     for t in model.timings() {
         if let Some(k) = parse_marker(&t.last_user_text).filter(|k| *k < total) {
             model_time[k] += t.model_time;
+            let (start, end) = (t.at, t.at + t.model_time);
+            model_span[k] = Some(match model_span[k] {
+                Some((s, e)) => (s.min(start), e.max(end)),
+                None => (start, end),
+            });
         }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut overhead = Vec::with_capacity(total);
     let mut end_to_end = Vec::with_capacity(total);
     let mut model_ms = Vec::with_capacity(total);
+    let (mut to_model, mut from_model) = (Vec::new(), Vec::new());
     for (k, r) in replies.iter().enumerate() {
         if let Some(first) = r.iter().min() {
             let e2e = first.saturating_duration_since(injected_at[k]);
             end_to_end.push(ms(e2e));
             model_ms.push(ms(model_time[k]));
             overhead.push(ms(e2e) - ms(model_time[k]));
+            if let Some((start, end)) = model_span[k] {
+                to_model.push(ms(start.saturating_duration_since(injected_at[k])));
+                from_model.push(ms(first.saturating_duration_since(end)));
+            }
         }
     }
     let replies_total: usize = replies.iter().map(Vec::len).sum();
@@ -759,6 +782,8 @@ async fn measure(
         duplicated: duplicated as u64,
         tail_ms: ms(load_end.saturating_duration_since(last_inject)),
         overhead_ms: Percentiles::of(&mut overhead),
+        to_model_ms: Percentiles::of(&mut to_model),
+        from_model_ms: Percentiles::of(&mut from_model),
         end_to_end_ms: Percentiles::of(&mut end_to_end),
         model_ms: Percentiles::of(&mut model_ms),
         rss_kib: RssKib { idle: rss_idle, peak: rss_peak, after: rss_after },

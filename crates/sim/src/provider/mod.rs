@@ -96,13 +96,14 @@ pub struct RecordedRequest {
 /// fault and model checks).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallTiming {
-    /// When the simulated model started (tokio clock).
+    /// When the simulated model started: the request's body had arrived
+    /// (tokio clock).
     pub at: Instant,
     /// Text of the request's last user message.
     pub last_user_text: String,
     /// How long the simulated model took, measured from the moment the
-    /// request passed the checks until the answer's last byte was handed to
-    /// the connection: the thinking time ([`ProviderSim::set_latency`],
+    /// simulator had the request's body (its parsing included) until the
+    /// answer's last byte was handed to the connection: the thinking time ([`ProviderSim::set_latency`],
     /// rounded up by tokio's timer) plus the streaming pauses
     /// ([`ProviderSim::set_stream_pause`]).
     pub model_time: Duration,

@@ -165,7 +165,14 @@ fn unknown_model(shape: Shape, model: &str) -> Response {
 }
 
 /// Applies the next fault and the model check. `Ok(true)` = break the stream.
-async fn gate(sim: &ProviderSim, shape: Shape, body: &Value) -> Result<Gate, Box<Response>> {
+/// `received`: when the handler had the request's body, where the model's
+/// clock starts.
+async fn gate(
+    sim: &ProviderSim,
+    shape: Shape,
+    body: &Value,
+    received: Instant,
+) -> Result<Gate, Box<Response>> {
     let fault = sim.lock().faults.pop_front();
     let model = body.get("model").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut broken = false;
@@ -212,7 +219,10 @@ async fn gate(sim: &ProviderSim, shape: Shape, body: &Value) -> Result<Gate, Box
     }
     let clock = ModelClock {
         sim: sim.clone(),
-        started: Instant::now(),
+        // From the body's arrival: parsing a request with a long history
+        // is the provider's work, and a load run must not charge it to
+        // Pincer.
+        started: received,
         last_user_text: last_user_text(body),
     };
     if !latency.is_zero() {
@@ -367,6 +377,7 @@ pub(super) async fn openai_chat(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
+    let received = Instant::now();
     let shape = Shape::OpenAi;
     let body = parse_body(&raw);
     if let Some(r) = admit(&sim, shape, "/v1/chat/completions", &headers, &body) {
@@ -375,7 +386,7 @@ pub(super) async fn openai_chat(
     if !body.is_object() {
         return bad_json(shape);
     }
-    let gate = match gate(&sim, shape, &body).await {
+    let gate = match gate(&sim, shape, &body, received).await {
         Ok(g) => g,
         Err(r) => return *r,
     };
@@ -457,6 +468,7 @@ pub(super) async fn anthropic_messages(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
+    let received = Instant::now();
     let shape = Shape::Anthropic;
     let body = parse_body(&raw);
     if let Some(r) = admit(&sim, shape, "/v1/messages", &headers, &body) {
@@ -469,7 +481,7 @@ pub(super) async fn anthropic_messages(
         let msg = "max_tokens: Field required";
         return json_response(400, &error_body(shape, 400, "invalid_request_error", "", msg), None);
     }
-    let gate = match gate(&sim, shape, &body).await {
+    let gate = match gate(&sim, shape, &body, received).await {
         Ok(g) => g,
         Err(r) => return *r,
     };
