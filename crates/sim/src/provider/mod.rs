@@ -103,9 +103,9 @@ pub struct CallTiming {
     pub last_user_text: String,
     /// How long the simulated model took, measured from the moment the
     /// simulator had the request's body (its parsing included) until the
-    /// answer's last byte was handed to the connection: the thinking time ([`ProviderSim::set_latency`],
-    /// rounded up by tokio's timer) plus the streaming pauses
-    /// ([`ProviderSim::set_stream_pause`]).
+    /// answer's last byte was handed to the connection: the thinking time
+    /// ([`ProviderSim::set_latency`], rounded up by tokio's timer) plus the
+    /// streaming pauses ([`ProviderSim::set_stream_pause`]).
     pub model_time: Duration,
 }
 
