@@ -632,7 +632,10 @@ impl ReplyLedger {
             Ok(write_journal(&target, file, batch))
         };
         match result {
-            Ok(Ok(file)) => {
+            Ok(Ok((file, replaced))) => {
+                if let Some(replaced) = replaced {
+                    tokio::task::spawn_blocking(move || drop(replaced));
+                }
                 journal.file = Some(file);
                 journal.written = covers;
                 journal.lines = if snapshot { lines } else { journal.lines + lines };
@@ -729,12 +732,18 @@ fn load(path: &Path) -> std::io::Result<Loaded> {
     }
 }
 
-/// Writes one batch; returns the file, open for appending the next one.
+/// Writes one batch; returns the file, open for appending the next one,
+/// and, after a snapshot, the replaced journal, still open.
+///
+/// The replaced journal is handed back so that its last close, which frees
+/// its blocks, happens after the ledger's lock is released: on a file
+/// system mounted with `discard`, freeing waits for the device (up to
+/// 1.5 ms a time, measured inside `rename` on this project's 2-core VM).
 fn write_journal(
     path: &Path,
     file: Option<std::fs::File>,
     batch: Batch,
-) -> std::io::Result<std::fs::File> {
+) -> std::io::Result<(std::fs::File, Option<std::fs::File>)> {
     use std::io::Write;
     let open_append = || std::fs::OpenOptions::new().create(true).append(true).open(path);
     match batch {
@@ -745,12 +754,18 @@ fn write_journal(
             };
             // No sync: see the module docs.
             file.write_all(&bytes)?;
-            Ok(file)
+            Ok((file, None))
         }
         Batch::Snapshot(bytes) => {
-            drop(file);
+            // Windows cannot rename over a file that is open.
+            let replaced = if cfg!(unix) {
+                file.or_else(|| std::fs::File::open(path).ok())
+            } else {
+                drop(file);
+                None
+            };
             write_atomic(path, &bytes)?;
-            open_append()
+            Ok((open_append()?, replaced))
         }
     }
 }
