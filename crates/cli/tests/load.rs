@@ -66,6 +66,27 @@ async fn a_tiny_load_is_answered_exactly_once_and_measured() {
     assert!(stalls.probes > 50 && stalls.over_5ms <= stalls.over_1ms, "{table}");
     assert!(stalls.worst_ms >= 0.0 && table.contains("machine stalls"), "{table}");
 
+    // Every message has its own line: in injection order, spread over both
+    // bots and groups, answered once, and its legs add up to its overhead.
+    assert_eq!(report.messages.len(), 40, "{table}");
+    for (k, m) in report.messages.iter().enumerate() {
+        assert_eq!((m.index, m.replies), (k, 1), "{m:?}");
+        assert_eq!((m.bot, m.group), (k % 2, (k % 4) / 2), "{m:?}");
+        let legs = m.to_model_ms.unwrap() + m.from_model_ms.unwrap();
+        assert!((legs - m.overhead_ms.unwrap()).abs() < 0.01, "{m:?}");
+        assert!(m.model_ms >= 20.0, "{m:?}");
+    }
+    let spaced = report.messages.windows(2).all(|w| w[1].injected_ms > w[0].injected_ms);
+    assert!(spaced && report.messages[39].injected_ms > 1500.0, "{:?}", report.messages);
+    let mut overheads: Vec<f64> = report.messages.iter().filter_map(|m| m.overhead_ms).collect();
+    assert_eq!(load::Percentiles::of(&mut overheads), report.overhead_ms);
+    let csv = report.messages_csv();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 41, "{csv}");
+    assert!(lines[0].starts_with("index,bot,group,injected_ms,"), "{csv}");
+    assert!(lines[1].starts_with("0,0,0,") && lines[40].starts_with("39,1,1,"), "{csv}");
+    assert!(lines[1..].iter().all(|l| l.split(',').count() == 9 && l.ends_with(",1")), "{csv}");
+
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["lost"], 0);
     assert!(json["overhead_ms"]["p99"].is_number());

@@ -312,12 +312,65 @@ pub struct Report {
     pub stalls: Stalls,
     /// The temporary PINCER_HOME when it was kept.
     pub home: Option<PathBuf>,
+    /// Every message's own times, in injection order (left out of the JSON
+    /// report; [`Report::messages_csv`] writes them out).
+    #[serde(skip)]
+    pub messages: Vec<MessageTiming>,
+}
+
+/// One injected message's times, for finding out which messages make the
+/// tail and whether the same ones do run after run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MessageTiming {
+    /// Its number: the `k` of the `load-k` marker it carries, in injection order.
+    pub index: usize,
+    /// The bot it was sent to.
+    pub bot: usize,
+    /// The group (of that bot) it was sent in.
+    pub group: usize,
+    /// Milliseconds from the first injection to its own.
+    pub injected_ms: f64,
+    /// The overhead's first leg (see [`Report::to_model_ms`]); `None` when
+    /// the model never saw it.
+    pub to_model_ms: Option<f64>,
+    /// Model time measured by the provider simulator.
+    pub model_ms: f64,
+    /// The overhead's second leg (see [`Report::from_model_ms`]).
+    pub from_model_ms: Option<f64>,
+    /// Its runtime overhead; `None` when it was not answered.
+    pub overhead_ms: Option<f64>,
+    /// Replies it got (1 when all is well).
+    pub replies: usize,
 }
 
 impl Report {
     /// True when every message was answered exactly once.
     pub fn clean(&self) -> bool {
         self.lost == 0 && self.duplicated == 0 && self.answered == self.injected
+    }
+
+    /// [`Report::messages`] as CSV, one line per message under a header;
+    /// empty cells where a time is missing.
+    pub fn messages_csv(&self) -> String {
+        let cell = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        let mut csv = String::from(
+            "index,bot,group,injected_ms,to_model_ms,model_ms,from_model_ms,overhead_ms,replies\n",
+        );
+        for m in &self.messages {
+            csv += &format!(
+                "{},{},{},{:.3},{},{:.3},{},{},{}\n",
+                m.index,
+                m.bot,
+                m.group,
+                m.injected_ms,
+                cell(m.to_model_ms),
+                m.model_ms,
+                cell(m.from_model_ms),
+                cell(m.overhead_ms),
+                m.replies
+            );
+        }
+        csv
     }
 
     /// A human-readable table.
@@ -399,6 +452,13 @@ fn bot_name(i: usize) -> String {
 
 fn group_id(bot: usize, group: usize) -> String {
     format!("LOADGROUP_{bot}_{group}")
+}
+
+/// The bot and group message `k` goes to: round-robin over every group of
+/// every bot, so consecutive messages go to different bots.
+fn placement(k: usize, cfg: &LoadConfig) -> (usize, usize) {
+    let pair = k % (cfg.bots * cfg.groups);
+    (pair % cfg.bots, pair / cfg.bots)
 }
 
 /// The marker a message carries, so the provider's timing can be matched to it.
@@ -652,9 +712,10 @@ async fn measure(
     };
     let total = (cfg.rate * cfg.duration).round() as usize;
     let intake = watch_intake(store, total as i64, sampling.clone());
-    let pairs = cfg.bots * cfg.groups;
     let mut injected_at: Vec<Instant> = Vec::with_capacity(total);
     let mut msg_ids: HashMap<String, usize> = HashMap::with_capacity(total);
+    let mut replies = Replies::new(total);
+    qq.reserve_messages(total);
     let probe = StallProbe::start();
     let start = Instant::now();
     if total == 0 {
@@ -667,8 +728,7 @@ async fn measure(
         let due = ((start.elapsed().as_secs_f64() * cfg.rate).floor() as usize + 1).min(total);
         while injected_at.len() < due {
             let k = injected_at.len();
-            let pair = k % pairs;
-            let (bot, group) = (pair % cfg.bots, pair / cfg.bots);
+            let (bot, group) = placement(k, cfg);
             // A member sends at most 20 messages, so Pincer's per-user rate
             // limit (20 a minute by default) never answers with a refusal.
             let member = format!("LOADMEMBER_{}", k / 20);
@@ -681,6 +741,10 @@ async fn measure(
             }
         }
         if injected_at.len() < total {
+            // Replies are taken as they come: collecting thousands at the
+            // end would hold the simulator's lock while it answers the last
+            // messages, and add that to their overhead.
+            replies.collect(qq, &msg_ids);
             let next = start + Duration::from_secs_f64(injected_at.len() as f64 / cfg.rate);
             tokio::time::sleep_until(next).await;
         }
@@ -690,25 +754,17 @@ async fn measure(
 
     // 4. Replies: until every message has one, or `drain_secs` passed.
     let drain_until = Instant::now() + Duration::from_secs_f64(cfg.drain_secs);
-    let mut cursor = 0;
-    let mut replies: Vec<Vec<Instant>> = vec![Vec::new(); total];
-    let mut answered = 0usize;
     loop {
-        for send in qq.sends_since(cursor) {
-            cursor += 1;
-            let Some(k) = send.msg_id.as_ref().and_then(|id| msg_ids.get(id)) else { continue };
-            if replies[*k].is_empty() {
-                answered += 1;
-            }
-            replies[*k].push(send.at);
-        }
-        if answered == total || Instant::now() > drain_until {
+        replies.collect(qq, &msg_ids);
+        if replies.answered == total || Instant::now() > drain_until {
             break;
         }
         daemon.check_running()?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let load_end = replies.iter().filter_map(|r| r.first().copied()).max().unwrap_or(last_inject);
+    let answered = replies.answered;
+    let load_end =
+        replies.at.iter().filter_map(|r| r.first().copied()).max().unwrap_or(last_inject);
     let load_end = load_end.max(last_inject);
     let cpu_load_end = cpu(proc_cpu_ticks(pid));
     let stalls = probe.finish();
@@ -720,11 +776,8 @@ async fn measure(
 
     // 5. A doubled answer has a moment to show up; then the memory that stays.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for send in qq.sends_since(cursor) {
-        if let Some(k) = send.msg_id.as_ref().and_then(|id| msg_ids.get(id)) {
-            replies[*k].push(send.at);
-        }
-    }
+    replies.collect(qq, &msg_ids);
+    let replies = replies.at;
     daemon.check_running()?;
     let (rss_after, _) = proc_status(pid).unwrap_or_default();
 
@@ -748,17 +801,35 @@ async fn measure(
     let mut end_to_end = Vec::with_capacity(total);
     let mut model_ms = Vec::with_capacity(total);
     let (mut to_model, mut from_model) = (Vec::new(), Vec::new());
+    let mut messages = Vec::with_capacity(total);
     for (k, r) in replies.iter().enumerate() {
+        let (bot, group) = placement(k, cfg);
+        let mut message = MessageTiming {
+            index: k,
+            bot,
+            group,
+            injected_ms: ms(injected_at[k].duration_since(start)),
+            to_model_ms: model_span[k]
+                .map(|(s, _)| ms(s.saturating_duration_since(injected_at[k]))),
+            model_ms: ms(model_time[k]),
+            from_model_ms: None,
+            overhead_ms: None,
+            replies: r.len(),
+        };
         if let Some(first) = r.iter().min() {
             let e2e = first.saturating_duration_since(injected_at[k]);
             end_to_end.push(ms(e2e));
             model_ms.push(ms(model_time[k]));
             overhead.push(ms(e2e) - ms(model_time[k]));
+            message.overhead_ms = Some(ms(e2e) - ms(model_time[k]));
             if let Some((start, end)) = model_span[k] {
                 to_model.push(ms(start.saturating_duration_since(injected_at[k])));
-                from_model.push(ms(first.saturating_duration_since(end)));
+                let after = ms(first.saturating_duration_since(end));
+                from_model.push(after);
+                message.from_model_ms = Some(after);
             }
         }
+        messages.push(message);
     }
     let replies_total: usize = replies.iter().map(Vec::len).sum();
     let duplicated = replies.iter().filter(|r| r.len() > 1).count();
@@ -797,7 +868,37 @@ async fn measure(
         },
         stalls,
         home: None,
+        messages,
     })
+}
+
+/// The replies seen so far, per message, read from the QQ simulator's record
+/// of sends with a cursor.
+struct Replies {
+    /// When each message's replies reached the simulator.
+    at: Vec<Vec<Instant>>,
+    /// Messages with at least one reply.
+    answered: usize,
+    /// Sends already read.
+    cursor: usize,
+}
+
+impl Replies {
+    fn new(total: usize) -> Replies {
+        Replies { at: vec![Vec::new(); total], answered: 0, cursor: 0 }
+    }
+
+    /// Reads the sends recorded since the last call.
+    fn collect(&mut self, qq: &QqSim, msg_ids: &HashMap<String, usize>) {
+        for send in qq.sends_since(self.cursor) {
+            self.cursor += 1;
+            let Some(&k) = send.msg_id.as_ref().and_then(|id| msg_ids.get(id)) else { continue };
+            if self.at[k].is_empty() {
+                self.answered += 1;
+            }
+            self.at[k].push(send.at);
+        }
+    }
 }
 
 /// Watches the daemon's store, read-only, until it holds `total` inbound

@@ -40,10 +40,18 @@ struct LoadArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write every message's times (injection, both legs, model time,
+    /// overhead) to this CSV file.
+    #[arg(long, value_name = "PATH")]
+    messages_csv: Option<std::path::PathBuf>,
 }
 
 async fn run_load(args: LoadArgs) -> Result<(), String> {
     let report = pincer_sim::load::run(&args.config).await.map_err(|e| e.to_string())?;
+    if let Some(path) = &args.messages_csv {
+        std::fs::write(path, report.messages_csv())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         println!("{text}");

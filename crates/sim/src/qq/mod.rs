@@ -422,6 +422,19 @@ impl QqSim {
         self.inner.lock().proactive = policy;
     }
 
+    /// Makes room in the simulator's records for `messages` more injected
+    /// messages and their replies, so a load run's measurements do not
+    /// include the simulator growing its tables: doubling a table of
+    /// thousands of entries holds the state lock for milliseconds, and every
+    /// message then in flight waits for it.
+    pub fn reserve_messages(&self, messages: usize) {
+        let mut st = self.inner.lock();
+        st.received_msgs.reserve(messages);
+        st.received_events.reserve(messages);
+        st.sent_msgs.reserve(messages);
+        st.sends.reserve(messages);
+    }
+
     // ---- injection ----
 
     /// Injects a C2C_MESSAGE_CREATE from `user_openid` (spec §5 shape).
