@@ -8,6 +8,7 @@
 //! `user_version` and upgraded by [`MIGRATIONS`] when the file is opened.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -450,6 +451,9 @@ pub struct Store {
     /// Tells the checkpoint thread about writes; dropped with the last
     /// clone, which stops the thread.
     checkpointer: Arc<std::sync::mpsc::Sender<()>>,
+    /// Set by the checkpoint thread when its checkpoints fall behind the
+    /// writers (see `spawn_checkpointer`); the next writer finishes one.
+    catch_up: Arc<AtomicBool>,
     path: PathBuf,
 }
 
@@ -459,8 +463,9 @@ pub struct Store {
 const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
 
 /// WAL bytes past which a checkpoint that could not catch up with the
-/// writers is finished with them held off (see `spawn_checkpointer`). Each
-/// time costs the writers one short checkpoint (1.5–6.3 ms on a 2-core VM);
+/// writers is finished by the next writer, holding the others off (see
+/// `spawn_checkpointer`). Each time costs the writers one short checkpoint
+/// (1.5–6.3 ms on a 2-core VM);
 /// at 500 messages/s the WAL gets here every 2–3 s, at a person's pace
 /// never. Small in unit tests, so they reach it.
 const WAL_CATCH_UP: i64 = if cfg!(test) { 1 << 20 } else { 64 << 20 };
@@ -502,15 +507,22 @@ fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
 /// write finds every frame already in the database file. Under steady
 /// writes a checkpoint beside them never gets there, and the WAL grew
 /// without end: 1 GB after 30 s at 500 messages/s. So when one falls behind
-/// past [`WAL_CATCH_UP`], a second one runs with `writer` held, copying only
-/// what came in during the first (a few dozen frames).
-fn spawn_checkpointer(
-    path: PathBuf,
-    writer: std::sync::Weak<Mutex<Connection>>,
-) -> std::sync::mpsc::Sender<()> {
+/// past [`WAL_CATCH_UP`], it sets `catch_up`, and the next writer runs a
+/// second checkpoint before letting the others in (see [`Store::run`]),
+/// copying only what came in since (a few dozen frames).
+///
+/// The thread runs only when a core has nothing else to do (SCHED_IDLE, on
+/// Linux): the slowest 1% of messages under load were nearly all in flight
+/// during a checkpoint, which took a core from them on a 2-core machine.
+/// That is also why it never holds the writer: at the lowest priority it
+/// could be kept off the cores while everyone waited for it.
+fn spawn_checkpointer(path: PathBuf, catch_up: Arc<AtomicBool>) -> std::sync::mpsc::Sender<()> {
     let (wrote, writes) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("pincer-store-checkpoint".into()).spawn(
         move || {
+            if let Err(e) = run_only_when_idle() {
+                tracing::debug!(error = %e, "the checkpoint thread keeps its normal priority");
+            }
             let conn = match Connection::open(&path) {
                 Ok(c) => c,
                 Err(e) => {
@@ -536,7 +548,9 @@ fn spawn_checkpointer(
                     // Every sender is gone: the store was dropped.
                     Err(RecvTimeoutError::Disconnected) => break,
                     Err(RecvTimeoutError::Timeout) => {
-                        // Quiet now: give back the room a burst took.
+                        // Quiet now: give back the room a burst took. This
+                        // holds the writer, but only to cut the file: the
+                        // checkpoints since the last write copied everything.
                         wrote = false;
                         let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
                         if size > WAL_IDLE_SIZE {
@@ -552,12 +566,10 @@ fn spawn_checkpointer(
                 let done = checkpoint(&conn, "PASSIVE").and_then(|_| {
                     // Frames committed while it ran are not in its counts.
                     let (log, copied) = checkpoint(&conn, "NOOP")?;
-                    if copied == log || log * frame_bytes <= WAL_CATCH_UP {
-                        return Ok(());
+                    if copied < log && log * frame_bytes > WAL_CATCH_UP {
+                        catch_up.store(true, Ordering::Relaxed);
                     }
-                    let Some(writer) = writer.upgrade() else { return Ok(()) };
-                    let _held = writer.lock().unwrap_or_else(|p| p.into_inner());
-                    checkpoint(&conn, "PASSIVE").map(|_| ())
+                    Ok(())
                 });
                 if let Err(e) = done {
                     tracing::debug!(error = %e, "WAL checkpoint failed; retrying after the next write");
@@ -569,6 +581,28 @@ fn spawn_checkpointer(
         tracing::warn!(error = %e, "cannot start the checkpoint thread");
     }
     wrote
+}
+
+/// Puts the calling thread in Linux's SCHED_IDLE class: it runs only on a
+/// core no other thread wants.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn run_only_when_idle() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid `sched_param` that outlives the call, and
+    // pid 0 is the calling thread; nothing else is touched.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere the thread keeps its normal priority.
+#[cfg(not(target_os = "linux"))]
+fn run_only_when_idle() -> std::io::Result<()> {
+    Ok(())
 }
 
 impl std::fmt::Debug for dyn Op {
@@ -669,8 +703,9 @@ impl Store {
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
         let conn = Arc::new(Mutex::new(conn));
-        let checkpointer = Arc::new(spawn_checkpointer(path.clone(), Arc::downgrade(&conn)));
-        Ok(Store { conn, queue: Arc::default(), checkpointer, path })
+        let catch_up = Arc::new(AtomicBool::new(false));
+        let checkpointer = Arc::new(spawn_checkpointer(path.clone(), catch_up.clone()));
+        Ok(Store { conn, queue: Arc::default(), checkpointer, catch_up, path })
     }
 
     /// The file this store uses.
@@ -689,7 +724,7 @@ impl Store {
         F: FnMut(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (conn, queue) = (self.conn.clone(), self.queue.clone());
-        let checkpointer = self.checkpointer.clone();
+        let (checkpointer, catch_up) = (self.checkpointer.clone(), self.catch_up.clone());
         tokio::task::spawn_blocking(move || {
             let slot: Slot<R> = Arc::default();
             let op = Pending { f, result: None, slot: slot.clone() };
@@ -700,6 +735,13 @@ impl Store {
             }
             let batch = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
             run_batch(&mut conn, batch);
+            if catch_up.load(Ordering::Relaxed) && catch_up.swap(false, Ordering::Relaxed) {
+                // Fails at once (busy) if the checkpoint thread is in one;
+                // it asks again after its next.
+                if let Err(e) = checkpoint(&conn, "PASSIVE") {
+                    tracing::debug!(error = %e, "the WAL could not catch up this time");
+                }
+            }
             let _ = checkpointer.send(());
             let done = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
             done.unwrap_or_else(|| Err(StoreError::Task("the operation was not run".into())))
@@ -1628,6 +1670,49 @@ mod tests {
         assert!(grown > WAL_IDLE_SIZE && size() <= WAL_IDLE_SIZE, "{grown} then {}", size());
         let turns: i64 = other.query_row("SELECT count(*) FROM turns", [], |r| r.get(0)).unwrap();
         assert_eq!(turns as usize, target.div_ceil(content.len()), "every write is kept");
+    }
+
+    /// Linux's scheduling policy (`/proc/.../stat` field 41) of this
+    /// process's threads named `name`.
+    #[cfg(target_os = "linux")]
+    fn thread_policies(name: &str) -> Vec<u32> {
+        let mut policies = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() != name {
+                continue;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // Fields after the command name's ')' start at field 3.
+            let rest = &stat[stat.rfind(')').unwrap() + 1..];
+            policies.push(rest.split_whitespace().nth(41 - 3).unwrap().parse().unwrap());
+        }
+        policies
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_checkpoint_thread_runs_only_when_a_core_is_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db")).await.unwrap();
+        store.append_turn_at("b", "c2c:u", TurnRole::User, "hi", 0).await.unwrap();
+        // Thread names are cut to 15 bytes.
+        let name = "pincer-store-ch";
+        // Other tests' stores have theirs too; every one must be idle.
+        let mut policies = thread_policies(name);
+        for _ in 0..100 {
+            if !policies.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            policies = thread_policies(name);
+        }
+        let idle = libc::SCHED_IDLE as u32;
+        assert!(!policies.is_empty() && policies.iter().all(|p| *p == idle), "{policies:?}");
+        // Only that thread: the test's own keeps the normal policy.
+        let mine = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let rest = &mine[mine.rfind(')').unwrap() + 1..];
+        assert_eq!(rest.split_whitespace().nth(41 - 3), Some("0"), "{mine}");
     }
 
     #[tokio::test]
