@@ -6,6 +6,7 @@ import { api, events, type CommunitySkill, type InstallProgress } from '../api';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { useBilingual } from '../components/useErrorText';
 import { useEvent } from '../components/useEvent';
+import { formatCount } from '../components/formatCount';
 
 const STAGE_PERCENT: Record<InstallProgress['stage'], number> = { downloading: 35, checking: 75, installed: 100, failed: 100 };
 
@@ -134,7 +135,7 @@ export function CommunitySkills({ onInstalled }: { onInstalled: () => void }) {
                     <Typography.Text strong>{r.name}</Typography.Text>
                     {r.version && <Tag bordered={false}>v{r.version}</Tag>}
                     <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                      <DownloadOutlined /> {r.downloads.toLocaleString()}
+                      <DownloadOutlined /> {formatCount(r.downloads)}
                     </Typography.Text>
                   </Space>
                 }
