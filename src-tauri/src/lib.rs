@@ -233,6 +233,7 @@ pub fn run() {
             commands::dashboard::overview,
             commands::dashboard::pause_bot,
             commands::dashboard::resume_bot,
+            commands::dashboard::edit_bot,
             commands::dashboard::remove_bot,
             commands::dashboard::conversations,
             commands::dashboard::transcript,

@@ -1,7 +1,8 @@
 // The first run by the manual path (AppID + AppSecret): a wrong AppSecret
 // shows its clear error and keeps what was typed; the right one goes through
 // the wizard; the dashboard shows the pairing code, and sending it from QQ
-// makes that user the owner.
+// makes that user the owner; the bot's settings set a daily cap that QQ
+// users then run into.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ after(async () => {
   if (world) await world.stop();
 });
 
-test('first run by AppID: wrong secret explained, then wizard, pairing from QQ', async (t) => {
+test('first run by AppID: wrong secret explained, then wizard, pairing from QQ, a daily cap', async (t) => {
   world = await startWorld({ apps: [`${APP_ID}:${APP_SECRET}`] });
   browser = await openApp(world);
   try {
@@ -70,6 +71,28 @@ test('first run by AppID: wrong secret explained, then wizard, pairing from QQ',
     });
     const config = readFileSync(join(world.home, 'config.toml'), 'utf8');
     assert.match(config, /owner = "NEW_OWNER"/);
+
+    // The bot's settings on the dashboard: a daily token cap of 1, saved to
+    // the file and applied to the running bot. The next answer uses more than
+    // 1 token, so the message after it gets the cap's notice.
+    await click(browser, `edit-${BOT}`);
+    await type(browser, 'bot-edit-token-cap', '1');
+    shot('12-manual-bot-settings');
+    await (await browser.$('.ant-modal .ant-btn-primary')).click();
+    await until(
+      async () => /daily_token_cap = 1\b/.test(readFileSync(join(world.home, 'config.toml'), 'utf8')),
+      'the cap in config.toml',
+    );
+    await browser.$(`${tid(`bot-card-${BOT}`)} .ant-progress`).waitForDisplayed({ timeout: 15000 });
+    const reply = (text) => async () => {
+      const sends = await simGet(world, '/_sim/sends');
+      return sends.find((s) => s.target === 'NEW_OWNER' && JSON.stringify(s.body).includes(text));
+    };
+    await simPost(world, '/_sim/inject/c2c', { app_id: APP_ID, user_openid: 'NEW_OWNER', content: '第一条' });
+    await until(reply('echo: 第一条'), 'the answer before the cap');
+    await simPost(world, '/_sim/inject/c2c', { app_id: APP_ID, user_openid: 'NEW_OWNER', content: '第二条' });
+    await until(reply('使用额度已经用完'), "the cap's notice in QQ");
+    shot('13-manual-dashboard-capped');
   } catch (e) {
     shot('failure-wizard-manual');
     t.diagnostic(world.output().slice(-4000));

@@ -5,7 +5,7 @@ import { callsOf, handlers } from './test/tauri';
 import type { Overview } from './api';
 
 const overview: Overview = {
-  bots: [{ name: '小钳', appId: '1', enabled: true, provider: 'deepseek', model: 'deepseek-chat', persona: '', hasOwner: true, dailyTokenCap: 0, currency: 'CNY' }],
+  bots: [{ name: '小钳', appId: '1', enabled: true, provider: 'deepseek', model: 'deepseek-chat', persona: '', hasOwner: true, dailyTokenCap: 0, dailyCostCap: null, currency: 'CNY' }],
   status: [],
 };
 

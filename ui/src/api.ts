@@ -167,7 +167,16 @@ export interface BotSummary {
   hasOwner: boolean;
   /** Daily token cap (0 = none) and currency of `cost_today`. */
   dailyTokenCap: number;
+  /** Daily cost cap in `currency` (null = none). */
+  dailyCostCap: number | null;
   currency: string;
+}
+
+/** What the dashboard's bot editor changes (null: no cap). */
+export interface BotEdit {
+  persona: string;
+  dailyTokenCap: number | null;
+  dailyCostCap: number | null;
 }
 
 export interface Overview {
@@ -241,6 +250,7 @@ export const api = {
   overview: () => invoke<Overview>('overview'),
   pauseBot: (name: string) => invoke<void>('pause_bot', { name }),
   resumeBot: (name: string) => invoke<void>('resume_bot', { name }),
+  editBot: (name: string, edit: BotEdit) => invoke<BotSummary>('edit_bot', { name, edit }),
   removeBot: (name: string) => invoke<void>('remove_bot', { name }),
   conversations: (bot: string) => invoke<Conversation[]>('conversations', { bot }),
   transcript: (bot: string, conversation: string) =>

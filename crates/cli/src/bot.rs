@@ -222,6 +222,8 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         allowed_groups: Vec::new(),
         allowed_users: Vec::new(),
         owner: owner.clone(),
+        daily_token_cap: None,
+        daily_cost_cap: None,
         enabled: true,
     });
     save_config(&paths, &config)?;

@@ -316,6 +316,8 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         allowed_groups: Vec::new(),
         allowed_users: Vec::new(),
         owner,
+        daily_token_cap: None,
+        daily_cost_cap: None,
         enabled: true,
     });
     save_config(&paths, &config)?;

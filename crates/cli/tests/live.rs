@@ -76,6 +76,31 @@ async fn events_reload_pause_and_watchdog_on_a_running_daemon() {
     let s = env.wait_status("still ready", |s| bot(s, "xiaoqian")["state"] == "ready").await;
     assert_eq!(bot(&s, "xiaoqian")["events_in"], 2);
 
+    // A daily token cap in the file, applied live: two answers today used
+    // more than 1 token, so the next message gets the cap's notice, once,
+    // and the model is not asked.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("[[bot]]\n", "[[bot]]\ndaily_token_cap = 1\n")).unwrap();
+    let (ok, out, err) = env.run(&["reload"], "").await;
+    assert!(ok, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["updated"], serde_json::json!(["xiaoqian"]), "{report}");
+    next_event(&mut lines, "reloaded", |e| e["event"] == "reloaded").await;
+    let asked = env.model.requests().len();
+    env.qq.inject_c2c_message(APP, "USER_1", "第三条");
+    env.qq.inject_c2c_message(APP, "USER_1", "第四条");
+    let sends = env.qq.wait_for_sends(3, Duration::from_secs(20)).await;
+    let notice = sends[2].body["content"].as_str().unwrap_or_default();
+    assert!(notice.contains("使用额度已经用完"), "{}", sends[2].body);
+    env.wait_status("both taken", |s| bot(s, "xiaoqian")["events_in"] == 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.qq.send_count(), 3, "one notice a day per user");
+    assert_eq!(env.model.requests().len(), asked, "the model was not asked");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("daily_token_cap = 1\n", "")).unwrap();
+    let (ok, out, err) = env.run(&["reload"], "").await;
+    assert!(ok, "{out}{err}");
+
     // A bot added while running starts; `bot add` tells the daemon.
     let (ok, out, err) = env.add_bot("second", APP2, SECRET2).await;
     assert!(ok && out.contains("The running Pincer applied the change"), "{out}{err}");

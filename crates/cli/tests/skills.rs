@@ -101,6 +101,8 @@ impl T {
             allowed_groups: vec![],
             allowed_users: vec![],
             owner: None,
+            daily_token_cap: None,
+            daily_cost_cap: None,
             enabled: true,
         });
         self.save_config(&c);

@@ -164,6 +164,15 @@ pub struct BotConfig {
     /// The owner's user openid: only the owner may use `exec` and admin commands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Tokens (input + output) the bot may use per day (China Standard
+    /// Time); past it, each user gets one notice a day and no answer until
+    /// midnight. Unset: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_token_cap: Option<u64>,
+    /// The same for the day's cost, in the currency of the provider's price
+    /// table (CNY for the Chinese presets, USD for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_cost_cap: Option<f64>,
     /// Whether the supervisor runs it.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -302,6 +311,14 @@ impl Config {
                 path: path.into(),
                 detail: e.to_string().trim().replace('\n', " "),
             })?;
+        if let Some(bot) =
+            config.bots.iter().find(|b| b.daily_cost_cap.is_some_and(|c| c.is_nan() || c < 0.0))
+        {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                detail: format!("bot {}: `daily_cost_cap` must be a number ≥ 0", bot.name),
+            });
+        }
         for key in &unknown_keys {
             tracing::warn!(key = %key, file = %path.display(), "ignoring unknown config key");
         }
@@ -370,6 +387,8 @@ fn strip_unknown(value: &toml::Table, unknown: &mut Vec<String>) -> toml::Table 
         "allowed_groups",
         "allowed_users",
         "owner",
+        "daily_token_cap",
+        "daily_cost_cap",
         "enabled",
     ];
     fn keep(
@@ -440,6 +459,8 @@ mod tests {
                 allowed_groups: vec![],
                 allowed_users: vec![],
                 owner: Some("OWNER".into()),
+                daily_token_cap: Some(200_000),
+                daily_cost_cap: Some(1.5),
                 enabled: true,
             }],
             ..Config::default()
@@ -457,6 +478,23 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("[[bot]]") && text.contains("app_id = \"102030\""), "{text}");
         assert!(text.contains("OS keyring"));
+    }
+
+    #[test]
+    fn a_negative_cost_cap_is_refused_with_the_bot_named() {
+        for cap in ["-1.0", "nan"] {
+            let text = format!("[[bot]]\nname = \"xq\"\napp_id = \"1\"\ndaily_cost_cap = {cap}\n");
+            let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+            assert!(
+                err.to_string().contains("bot xq: `daily_cost_cap` must be a number ≥ 0"),
+                "{err}"
+            );
+        }
+        let text =
+            "[[bot]]\nname = \"xq\"\napp_id = \"1\"\ndaily_token_cap = 5000\ndaily_cost_cap = 0\n";
+        let bot = &Config::parse(text, Path::new("c.toml")).unwrap().config.bots[0];
+        assert_eq!((bot.daily_token_cap, bot.daily_cost_cap), (Some(5000), Some(0.0)));
     }
 
     #[test]

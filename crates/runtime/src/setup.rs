@@ -173,6 +173,8 @@ pub fn save_draft(
         allowed_groups: Vec::new(),
         allowed_users: Vec::new(),
         owner: owner.clone(),
+        daily_token_cap: None,
+        daily_cost_cap: None,
         enabled: false,
     });
     save(paths, &config)?;
@@ -223,6 +225,43 @@ pub fn name_bot(
     let bot = bot_mut(&mut config, current)?;
     bot.name = name.to_owned();
     bot.persona = persona.trim().to_owned();
+    let bot = bot.clone();
+    save(paths, &config)?;
+    Ok(bot)
+}
+
+/// What the dashboard's bot editor changes: the persona and the daily caps
+/// (`None`: no cap).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotEdit {
+    /// The system prompt.
+    pub persona: String,
+    /// See [`BotConfig::daily_token_cap`].
+    pub daily_token_cap: Option<u64>,
+    /// See [`BotConfig::daily_cost_cap`].
+    pub daily_cost_cap: Option<f64>,
+}
+
+/// Changes a running bot's persona and daily caps (applied by a reload).
+pub fn edit_bot(paths: &PincerPaths, name: &str, edit: &BotEdit) -> Result<BotConfig, UserError> {
+    if edit.daily_token_cap == Some(0) {
+        return Err(UserError::new(
+            "每日 token 上限至少为 1；不设上限请留空。",
+            "the daily token cap must be at least 1; leave it empty for no cap",
+        ));
+    }
+    if edit.daily_cost_cap.is_some_and(|c| c.is_nan() || c <= 0.0 || c.is_infinite()) {
+        return Err(UserError::new(
+            "每日花费上限必须大于 0；不设上限请留空。",
+            "the daily cost cap must be more than 0; leave it empty for no cap",
+        ));
+    }
+    let mut config = load(paths)?;
+    let bot = bot_mut(&mut config, name)?;
+    bot.persona = edit.persona.trim().to_owned();
+    bot.daily_token_cap = edit.daily_token_cap;
+    bot.daily_cost_cap = edit.daily_cost_cap;
     let bot = bot.clone();
     save(paths, &config)?;
     Ok(bot)

@@ -826,6 +826,8 @@ impl BotRun {
             bot.persona = pincer_agent::context::Persona::custom(self.config.persona.clone());
         }
         bot.owners = self.config.owner.iter().cloned().collect();
+        bot.daily_token_cap = self.config.daily_token_cap;
+        bot.daily_cost_cap = self.config.daily_cost_cap;
         let workspace =
             self.inner.paths.data_dir.join("bots").join(&self.config.name).join("workspace");
         if let Err(e) = std::fs::create_dir_all(&workspace) {

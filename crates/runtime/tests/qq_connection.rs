@@ -29,6 +29,8 @@ fn bot(sim: &QqSim) -> BotConfig {
         allowed_groups: vec![],
         allowed_users: vec![],
         owner: None,
+        daily_token_cap: None,
+        daily_cost_cap: None,
         enabled: true,
     }
 }

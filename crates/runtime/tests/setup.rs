@@ -151,6 +151,36 @@ async fn a_draft_becomes_a_named_bot_with_its_model_and_the_secrets_stay_in_the_
     assert!(!translate.enabled && translate.available && translate.source == "bundled");
     assert!(views.iter().find(|v| v.name == "reminders").unwrap().enabled);
 
+    // The dashboard's editor: persona and daily caps; a cap of 0 or below is
+    // refused with what to do, and nothing is changed by it.
+    let edit = setup::BotEdit {
+        persona: "  你是小钳，说话简短。 ".into(),
+        daily_token_cap: Some(200_000),
+        daily_cost_cap: Some(2.5),
+    };
+    let edited = setup::edit_bot(&w.paths, "小钳", &edit).unwrap();
+    assert_eq!(edited.persona, "你是小钳，说话简短。");
+    for bad in [
+        setup::BotEdit { daily_token_cap: Some(0), ..edit.clone() },
+        setup::BotEdit { daily_cost_cap: Some(0.0), ..edit.clone() },
+        setup::BotEdit { daily_cost_cap: Some(f64::NAN), ..edit.clone() },
+    ] {
+        let err = setup::edit_bot(&w.paths, "小钳", &bad).unwrap_err();
+        assert!(
+            err.en.contains("leave it empty for no cap") && err.zh.contains("请留空"),
+            "{err:?}"
+        );
+    }
+    assert!(setup::edit_bot(&w.paths, "nobody", &edit).unwrap_err().en.contains("nobody"));
+    let reloaded = setup::load(&w.paths).unwrap();
+    let bot = reloaded.bot("小钳").unwrap();
+    assert_eq!((bot.daily_token_cap, bot.daily_cost_cap), (Some(200_000), Some(2.5)));
+    assert_eq!(bot.persona, "你是小钳，说话简短。");
+    let no_caps = setup::BotEdit { daily_token_cap: None, daily_cost_cap: None, ..edit };
+    setup::edit_bot(&w.paths, "小钳", &no_caps).unwrap();
+    let text = std::fs::read_to_string(w.paths.config_file()).unwrap();
+    assert!(!text.contains("daily_"), "no caps, no keys: {text}");
+
     // Nothing secret in the config or the export; the owner is left out of the export.
     let text = std::fs::read_to_string(w.paths.config_file()).unwrap();
     assert!(!text.contains(SECRET) && !text.contains(KEY));

@@ -28,6 +28,8 @@ fn bot(name: &str, skills: &[&str]) -> BotConfig {
         allowed_groups: vec![],
         allowed_users: vec![],
         owner: None,
+        daily_token_cap: None,
+        daily_cost_cap: None,
         enabled: true,
     }
 }

@@ -52,6 +52,22 @@ pub async fn resume_bot(
     Ok(())
 }
 
+/// The `edit_bot` command (the contract is `ui/src/api.ts`): the persona and
+/// daily caps, applied to the running bot at once.
+#[tauri::command]
+pub async fn edit_bot(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+    edit: setup::BotEdit,
+) -> Result<BotSummary, UserError> {
+    let paths = state.paths.clone();
+    let bot = blocking(move || setup::edit_bot(&paths, &name, &edit)).await?;
+    reload(&app, &state).await?;
+    let config = setup::load(&state.paths)?;
+    Ok(BotSummary::from_config(&bot, &config))
+}
+
 /// The `remove_bot` command (the contract is `ui/src/api.ts`).
 #[tauri::command]
 pub async fn remove_bot(

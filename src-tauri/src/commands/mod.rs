@@ -25,6 +25,7 @@ pub struct BotSummary {
     persona: String,
     has_owner: bool,
     daily_token_cap: u64,
+    daily_cost_cap: Option<f64>,
     currency: &'static str,
 }
 
@@ -48,8 +49,9 @@ impl BotSummary {
             model: bot.model.clone(),
             persona: bot.persona.clone(),
             has_owner: bot.owner.is_some(),
-            // Caps are not configurable yet: 0 means none.
-            daily_token_cap: 0,
+            // 0: no cap (the dashboard then shows no gauge).
+            daily_token_cap: bot.daily_token_cap.unwrap_or(0),
+            daily_cost_cap: bot.daily_cost_cap,
             currency,
         }
     }

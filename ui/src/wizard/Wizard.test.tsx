@@ -79,7 +79,7 @@ describe('wizard step 1: QR', () => {
     expect(listening('bind-progress')).toBe(0);
 
     // Step 2 picks a template and creates the bot from the draft.
-    handlers.create_bot = (a) => ({ name: `${String(a.name)}`, appId: '1', enabled: false, provider: null, model: null, persona: '', hasOwner: true, dailyTokenCap: 0, currency: 'CNY' });
+    handlers.create_bot = (a) => ({ name: `${String(a.name)}`, appId: '1', enabled: false, provider: null, model: null, persona: '', hasOwner: true, dailyTokenCap: 0, dailyCostCap: null, currency: 'CNY' });
     handlers.provider_presets = () => [];
     handlers.detect_local = () => [];
     fireEvent.click(await screen.findByTestId('persona-template-friendly'));
