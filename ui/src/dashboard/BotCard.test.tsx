@@ -51,7 +51,7 @@ describe('bot card', () => {
   it('edits the persona and daily caps, and shows a refusal without closing', async () => {
     const onChanged = vi.fn();
     const onSelect = vi.fn();
-    render(<BotCard bot={{ ...bot, persona: '你是小钳。' }} status={status} selected={false} onSelect={onSelect} onChanged={onChanged} />);
+    const { rerender } = render(<BotCard bot={{ ...bot, persona: '你是小钳。' }} status={status} selected={false} onSelect={onSelect} onChanged={onChanged} />);
     fireEvent.click(screen.getByTestId('edit-小钳'));
     expect(onSelect).not.toHaveBeenCalled();
     const persona = await screen.findByTestId('bot-edit-persona');
@@ -64,6 +64,9 @@ describe('bot card', () => {
       throw { zh: '每日花费上限必须大于 0；不设上限请留空。', en: 'the daily cost cap must be more than 0' };
     };
     fireEvent.change(persona, { target: { value: '你是小钳，说话简短。' } });
+    // A status refresh while typing (a new `bot` object) keeps what was typed.
+    rerender(<BotCard bot={{ ...bot, persona: '你是小钳。' }} status={{ ...status, events_in: 11 }} selected={false} onSelect={onSelect} onChanged={onChanged} />);
+    expect(screen.getByTestId('bot-edit-persona')).toHaveValue('你是小钳，说话简短。');
     fireEvent.click(saveButton());
     expect(await screen.findByText('每日花费上限必须大于 0；不设上限请留空。')).toBeInTheDocument();
     expect(onChanged).not.toHaveBeenCalled();

@@ -21,14 +21,16 @@ export function BotEditModal({ bot, open, onClose, onSaved }: Props) {
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
-  // Each opening starts from what is saved.
+  // Each opening starts from what is saved. Only an opening: the dashboard
+  // refreshes `bot` on every status event, which must not undo typing.
   useEffect(() => {
     if (!open) return;
     setPersona(bot.persona);
     setTokenCap(bot.dailyTokenCap || null);
     setCostCap(bot.dailyCostCap);
     setError(null);
-  }, [open, bot]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [open]);
 
   const save = async () => {
     setSaving(true);
